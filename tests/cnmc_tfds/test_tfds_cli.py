@@ -1,0 +1,43 @@
+"""The documented `tfds build` commands, run as a user runs them."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import tensorflow_datasets as tfds
+
+import cnmc_tfds  # noqa: F401  (registers cnmc for tfds.builder below)
+from cnmc_tfds.cnmc import synthetic_tree
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TFDS = shutil.which("tfds", path=os.path.dirname(sys.executable)) or shutil.which("tfds")
+
+
+def run_tfds(*args: str) -> subprocess.CompletedProcess:
+  env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+  return subprocess.run([TFDS, "build", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_tfds_build_synthetic_end_to_end(tmp_path):
+  result = run_tfds("cnmc/synthetic", "--imports=cnmc_tfds", f"--data_dir={tmp_path}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  builder = tfds.builder("cnmc/synthetic", data_dir=str(tmp_path))
+  config = builder.builder_config
+  plan = synthetic_tree.plan_cells(config.images_scale, config.subjects_scale, config.seed)
+  assert sum(s.num_examples for s in builder.info.splits.values()) == len(plan)
+  assert set(builder.info.splits) == {"fold_0", "fold_1", "fold_2", "validation", "test"}
+  image, label = next(iter(tfds.as_numpy(builder.as_dataset(split="fold_0", as_supervised=True))))
+  assert image.shape == (450, 450, 3) and label in (0, 1)
+
+
+def test_tfds_build_reports_a_missing_download_without_a_traceback(tmp_path):
+  manual = tmp_path / "download" / "C-NMC_Leukemia" / "training_data"
+  manual.mkdir(parents=True)
+  result = run_tfds("cnmc/real", "--imports=cnmc_tfds", f"--data_dir={tmp_path / 'data'}",
+                    f"--manual_dir={tmp_path / 'download'}")
+  output = result.stdout + result.stderr
+  assert result.returncode != 0
+  assert "Traceback" not in output
+  assert "is incomplete" in output and "fold_0" in output and str(manual) in output
