@@ -1,0 +1,1 @@
+"""One job each, run as `python -m tools.<name>`."""
