@@ -114,3 +114,10 @@ def test_a_failure_late_in_the_build_removes_the_partial_dataset(tmp_path, downl
   path = download / KAGGLE / "testing_data/C-NMC_test_final_phase_data/2.bmp"
   path.write_bytes(path.read_bytes()[:5000])
   build_fails(tmp_path, download, str(path))
+
+
+def test_a_subject_in_two_folds_is_warned_about(tmp_path, download, caplog):
+  shutil.copy(download / FOLD_0_ALL / "UID_1_1_1_all.bmp",
+              download / KAGGLE / "training_data/fold_1/all/UID_1_9_1_all.bmp")
+  build(tmp_path / "data", manual_dir=download)
+  assert "['1'] appear in both fold_0 and fold_1" in caplog.text
