@@ -1,0 +1,142 @@
+"""TFDS splits of `cnmc` -> batches of uint8 images and int32 labels, fast enough to never starve.
+
+  train = make_train_dataset(builder, "fold_0+fold_1+fold_2", image_size=300, batch_size=32)
+  model.fit(train.dataset, steps_per_epoch=train.steps_per_epoch, class_weight=train.class_weight)
+
+Images are decoded and resized once, to the model's input size, and cached; every epoch after the
+first reads the cache and decodes nothing. They leave the host as uint8 (a quarter of float32's
+bytes); conversion, augmentation and normalisation happen on the device, inside the train step.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from cnmc_tfds.cnmc.cell_images import IMAGE_SIZE as STORED_SIZE
+from cnmc_tfds.cnmc.filenames import ALL, HEM
+
+TRAIN_SPLIT = "fold_0+fold_1+fold_2"
+BALANCE_MODES = ("oversample", "class_weight", "none")
+_AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainInput:
+  """What `model.fit` needs from the input side."""
+  dataset: tf.data.Dataset  # infinite: (images (B, S, S, 3) uint8, labels (B,) int32)
+  steps_per_epoch: int  # one pass over the split's images
+  class_counts: dict[int, int]  # label -> number of images in the split
+  class_weight: dict[int, float] | None  # for fit(class_weight=...) when balance="class_weight"
+
+
+def decode_and_resize(image_size: int):
+  """Op factory: {"image": PNG bytes, "label"} -> {"image": (S, S, 3) uint8, "label": int32}."""
+  def op(example: dict) -> dict:
+    image = tf.io.decode_png(example["image"], channels=3)
+    image.set_shape((STORED_SIZE, STORED_SIZE, 3))  # the builder guarantees it
+    if image_size != STORED_SIZE:
+      # "area" averages the source pixels under each target pixel: alias-free when shrinking, and
+      # half the cost of bilinear with antialias (measured in BUILD.md).
+      method = "area" if image_size < STORED_SIZE else "bilinear"
+      image = tf.image.resize(image, (image_size, image_size), method=method)
+      image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+    return {"image": image, "label": tf.cast(example["label"], tf.int32)}
+  return op
+
+
+def to_supervised(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
+  return batch["image"], batch["label"]
+
+
+def _options(deterministic: bool, sharded_by_files: bool) -> tf.data.Options:
+  options = tf.data.Options()
+  options.deterministic = deterministic  # out-of-order elements keep parallel maps busy
+  options.autotune.enabled = True
+  # Half the machine's RAM for autotuned buffers: the cache itself is not counted against it.
+  options.autotune.ram_budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+  options.experimental_optimization.map_parallelization = True
+  if sharded_by_files:  # tfds already gave this worker its own files
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+  return options
+
+
+def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
+          input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+  """The split's records as {"image": PNG bytes, "label"}; TFDS' own image decode is skipped."""
+  read_config = tfds.ReadConfig(
+      shuffle_seed=seed, input_context=input_context,
+      try_autocache=False,  # we cache decoded, resized images ourselves
+      skip_prefetch=True, num_parallel_calls_for_interleave_files=_AUTOTUNE,
+      interleave_cycle_length=_AUTOTUNE)
+  dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config,
+                               decoders={"image": tfds.decode.SkipDecoding()})
+  return dataset.map(lambda ex: {"image": ex["image"], "label": ex["label"]})
+
+
+def _cache(dataset: tf.data.Dataset, cache: str | None, suffix: str) -> tf.data.Dataset:
+  """cache: "memory", a file-path prefix (for sets larger than RAM), or None."""
+  if cache is None:
+    return dataset
+  return dataset.cache() if cache == "memory" else dataset.cache(f"{cache}{suffix}")
+
+
+def count_labels(builder, split: str) -> dict[int, int]:
+  """label -> number of examples, read from the records without decoding any image."""
+  labels = _read(builder, split, shuffle_files=False, seed=None, input_context=None)
+  labels = labels.map(lambda ex: ex["label"], num_parallel_calls=_AUTOTUNE).batch(4096)
+  counts = np.bincount(np.concatenate([b.numpy() for b in labels]), minlength=2)
+  return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
+
+
+def class_weights(counts: dict[int, int]) -> dict[int, float]:
+  """Weights that make each class contribute equally to the loss: n / (2 * n_class)."""
+  total = sum(counts.values())
+  return {label: total / (len(counts) * n) for label, n in counts.items()}
+
+
+def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, batch_size: int,
+                       balance: str = "oversample", cache: str | None = "memory",
+                       shuffle_buffer: int = 2048, seed: int | None = None, deterministic: bool = False,
+                       input_context: tf.distribute.InputContext | None = None) -> TrainInput:
+  """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
+
+  balance: "oversample" draws HEM and ALL with equal probability (each class has its own cache),
+    "class_weight" keeps the natural stream and returns weights for the loss, "none" neither.
+  batch_size is global; with an input_context each replica's pipeline gets its share.
+  """
+  if balance not in BALANCE_MODES:
+    raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}.")
+  counts = count_labels(builder, split)
+  local_batch = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
+  decode = decode_and_resize(image_size)
+
+  def stream(label: int | None) -> tf.data.Dataset:
+    dataset = _read(builder, split, shuffle_files=True, seed=seed, input_context=input_context)
+    if label is not None:  # before decoding: the other class's images are never decoded here
+      dataset = dataset.filter(lambda ex: ex["label"] == label)
+    dataset = dataset.map(decode, num_parallel_calls=_AUTOTUNE)
+    dataset = _cache(dataset, cache, suffix="" if label is None else f"_class{label}")
+    return dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+
+  if balance == "oversample":
+    dataset = tf.data.Dataset.sample_from_datasets([stream(HEM), stream(ALL)], weights=[0.5, 0.5], seed=seed)
+  else:
+    dataset = stream(None)
+  dataset = dataset.batch(local_batch, drop_remainder=True).map(to_supervised).prefetch(_AUTOTUNE)
+  dataset = dataset.with_options(_options(deterministic, sharded_by_files=input_context is not None))
+  return TrainInput(dataset=dataset, steps_per_epoch=max(1, sum(counts.values()) // batch_size),
+                    class_counts=counts,
+                    class_weight=class_weights(counts) if balance == "class_weight" else None)
+
+
+def make_eval_dataset(builder, split: str = "validation", *, image_size: int, batch_size: int,
+                      cache: str | None = "memory") -> tf.data.Dataset:
+  """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels)."""
+  dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None)
+  dataset = dataset.map(decode_and_resize(image_size), num_parallel_calls=_AUTOTUNE)
+  dataset = _cache(dataset, cache, suffix="_eval")
+  dataset = dataset.batch(batch_size).map(to_supervised).prefetch(_AUTOTUNE)
+  return dataset.with_options(_options(deterministic=True, sharded_by_files=False))
