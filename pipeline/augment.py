@@ -25,7 +25,8 @@ class CellAugmentation(keras.layers.Layer):
     saturation: width of keras-cv's saturation factor range about 0.5 (its no-op); 0.1 scales
       saturation by about 0.8 to 1.2.
     hue: largest hue rotation as a fraction of the colour wheel.
-    seed: makes every draw repeatable.
+    seed: seeds the affine draw. keras-cv's colour layers draw with stateful tf.random ops, which
+      repeat only under a fixed global seed (keras.utils.set_random_seed), as the trainer sets.
   Every factor 0 and no flips: the identity. At inference the images pass through (cast).
   """
 
@@ -39,7 +40,7 @@ class CellAugmentation(keras.layers.Layer):
                          brightness=brightness, contrast=contrast, saturation=saturation, hue=hue, seed=seed)
     self.affine = FusedRandomAffine(rotation, shift, shear, zoom, horizontal_flip, vertical_flip, seed=seed,
                                     dtype="float32")
-    # Each colour layer gets its own seed so that their draws are independent.
+    # Each colour layer gets its own op seed so that their draws are independent.
     def seeded(offset):
       return None if seed is None else seed + offset
     self.colour = []  # only the enabled ones, so that all-zero factors are exactly the identity
@@ -52,6 +53,10 @@ class CellAugmentation(keras.layers.Layer):
                                                           seed=seeded(3)))
     if hue:
       self.colour.append(keras_cv.layers.RandomHue(hue, _VALUE_RANGE, seed=seeded(4)))
+
+  def build(self, input_shape):
+    for layer in [self.affine, *self.colour]:
+      layer.build(input_shape)
 
   def call(self, images, training=None):
     if not training:

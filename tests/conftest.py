@@ -4,3 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-sized and must not depend on a GPU
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory):
+  """The tiny synthetic config, built once per test session."""
+  from tests.cnmc_tfds.helpers import build_tiny_synthetic
+  return build_tiny_synthetic(tmp_path_factory.mktemp("tiny_synthetic"))

@@ -42,3 +42,12 @@ def assert_subject_disjoint(builder) -> None:
 
 def pixels_equal(a: np.ndarray, b: np.ndarray) -> bool:
   return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+# A synthetic config small enough to build in seconds (~150 images), shared by many tests.
+TINY = dict(images_scale=0.005, subjects_scale=0.05, seed=7)
+
+
+def build_tiny_synthetic(data_dir) -> tfds.core.DatasetBuilder:
+  config = cnmc_dataset_builder.CnmcConfig(name="synthetic_tiny", synthetic=True, **TINY)
+  return build(data_dir, config=config)

@@ -3,16 +3,12 @@
 import collections
 
 import numpy as np
-import pytest
 
 from cnmc_tfds.cnmc import layout, synthetic_tree
 from cnmc_tfds.cnmc.cell_images import read_cell_image
-from cnmc_tfds.cnmc.cnmc_dataset_builder import CnmcConfig
 from cnmc_tfds.cnmc.filenames import ALL, HEM, normalise_subject
 from cnmc_tfds.cnmc.synthetic_cells import draw_subject_style, render_cell
-from tests.cnmc_tfds.helpers import assert_subject_disjoint, build, examples
-
-TINY = dict(images_scale=0.005, subjects_scale=0.05, seed=7)
+from tests.cnmc_tfds.helpers import TINY, assert_subject_disjoint, examples
 
 
 def test_rendered_cell_is_a_450px_rgb_cell_on_black():
@@ -39,7 +35,7 @@ def test_blasts_have_a_larger_nucleus_share_than_normal_cells():
 
 
 def test_plan_is_deterministic_and_subject_disjoint_across_parts():
-  plan = synthetic_tree.plan_cells(**{k: v for k, v in TINY.items()})
+  plan = synthetic_tree.plan_cells(**TINY)
   assert plan == synthetic_tree.plan_cells(**TINY)
   parts_of_subject = collections.defaultdict(set)
   for cell in plan:
@@ -66,12 +62,6 @@ def test_tree_is_found_by_the_real_reader_and_has_600px_final_images(tmp_path):
   n_rows = len(parts.prelim_labels.read_text().strip().splitlines()) - 1
   assert n_rows == len(list(parts.prelim_images.iterdir()))
   assert not (tmp_path / "tree.incomplete").exists()
-
-
-@pytest.fixture(scope="module")
-def tiny_synthetic(tmp_path_factory):
-  config = CnmcConfig(name="synthetic_tiny", synthetic=True, **TINY)
-  return build(tmp_path_factory.mktemp("data"), config=config)
 
 
 def test_synthetic_build_has_every_split_with_the_planned_counts(tiny_synthetic):
