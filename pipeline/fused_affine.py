@@ -69,7 +69,7 @@ class FusedRandomAffine(keras.layers.Layer):
 
   def transform_images(self, images: tf.Tensor, transformation: dict[str, tf.Tensor]) -> tf.Tensor:
     """Applies the drawn transforms: (B, H, W, C) -> (B, H, W, C) float32, black outside."""
-    images = tf.cast(images, tf.float32)
+    images = tf.convert_to_tensor(images)
     shape = tf.shape(images)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
@@ -118,6 +118,7 @@ def _bilinear_sample(images, x, y, batch, height, width, channels) -> tf.Tensor:
     weight = tf.where(inside, weight, 0.0)
     index = (tf.clip_by_value(tf.cast(corner_y, tf.int32), 0, height - 1) * width +
              tf.clip_by_value(tf.cast(corner_x, tf.int32), 0, width - 1))
-    values = tf.gather(flat, tf.reshape(index, (batch, -1)), batch_dims=1)
+    # Gather in the input's dtype (uint8 from the pipeline: a quarter of the memory traffic).
+    values = tf.cast(tf.gather(flat, tf.reshape(index, (batch, -1)), batch_dims=1), tf.float32)
     result += values * tf.reshape(weight, (batch, -1, 1))
   return tf.reshape(result, (batch, height, width, channels))

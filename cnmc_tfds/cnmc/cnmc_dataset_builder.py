@@ -176,9 +176,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     except AssertionError as error:  # tfds' words for a missing or empty --manual_dir
       raise DatasetError(str(error)) from None  # it already names the folder and gives the instructions
 
+  def synthetic_download_path(self, download_dir: epath.PathLike) -> epath.Path:
+    """Where a synthetic config writes (and reuses) its BMP download: <root>/C-NMC_Leukemia/..."""
+    config = self.builder_config
+    return epath.Path(download_dir) / "cnmc_synthetic" / f"{config.name}_seed{config.seed}_v{self.VERSION}"
+
   def _synthetic_download(self, dl_manager) -> epath.Path:
     config = self.builder_config
-    root = dl_manager.download_dir / "cnmc_synthetic" / f"{config.name}_seed{config.seed}_v{self.VERSION}"
+    root = self.synthetic_download_path(dl_manager.download_dir)
     with tqdm.tqdm(desc="Drawing synthetic cells", unit=" images") as bar:
       def progress(done, total):
         bar.total = total

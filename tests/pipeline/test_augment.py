@@ -21,7 +21,7 @@ def cells(batch=4, size=48, seed=0) -> np.ndarray:
 def test_all_factors_zero_is_the_identity():
   images = cells()
   out = CellAugmentation(**NO_AUGMENTATION)(images, training=True)
-  np.testing.assert_array_equal(out.numpy(), images.astype(np.float32))
+  np.testing.assert_allclose(out.numpy(), images.astype(np.float32), atol=1e-3)
 
 
 def test_background_stays_black_and_values_stay_in_range():
@@ -40,17 +40,12 @@ def test_colour_jitter_changes_the_cell():
   assert np.abs(out - images).max() > 5
 
 
-def test_get_config_round_trips_and_repeats_under_the_global_seed():
-  # keras-cv's colour layers draw with stateful tf.random ops: they repeat when the global seed is
-  # reset (keras.utils.set_random_seed, as the trainer does), not merely per layer seed.
+def test_get_config_round_trips_and_the_seed_repeats_the_draws():
   images = cells()
-  keras.utils.set_random_seed(11)
-  layer = CellAugmentation(rotation=90, vertical_flip=True, brightness=0.2, seed=11)
-  first = layer(images, training=True).numpy()
-  keras.utils.set_random_seed(11)
+  layer = CellAugmentation(rotation=90, vertical_flip=True, brightness=0.2, hue=0.1, seed=11)
   clone = CellAugmentation.from_config(layer.get_config())
   assert clone.get_config() == layer.get_config()
-  np.testing.assert_array_equal(clone(images, training=True).numpy(), first)
+  np.testing.assert_array_equal(clone(images, training=True).numpy(), layer(images, training=True).numpy())
 
 
 def test_the_whole_augmentation_compiles_with_xla():

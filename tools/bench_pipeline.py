@@ -1,0 +1,211 @@
+"""Images/s of this project's input pipeline against the usual ways, measured in one run.
+
+  python -m tools.bench_pipeline                      # 300 px, batch 32, ~1,500 synthetic cells
+  python -m tools.bench_pipeline --image_size=64 --images_scale=0.02 --batches=4   # a smoke run
+
+Builds (once) a synthetic C-NMC download, BMP files as users download them plus the TFRecords,
+then measures with the same augmentation ranges (rotation 20 deg, shift 0.2, shear 0.2, zoom 0.2,
+horizontal flip) and output size:
+  1. seed        Keras 2 ImageDataGenerator.flow_from_directory on the BMPs (needs the `baseline` extra)
+  2. keras3      keras.utils.image_dataset_from_directory + Keras augmentation layers in map()
+  3. host        this pipeline's uint8 batches, cold (first epoch: decoding) and warm (cached)
+  4. end-to-end  this pipeline + CellAugmentation run here on the CPU (XLA-compiled), cold and warm
+  5. affine      FusedRandomAffine alone (XLA) vs keras-cv's RandomRotation -> RandomShear ->
+                 RandomTranslation -> RandomZoom -> RandomFlip on the same float batch
+Prints a table with ratios to (1) and (2) and writes JSON.
+"""
+
+import json
+import os
+import platform
+import tempfile
+import time
+
+from absl import app, flags, logging
+
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
+_BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.")
+_WARM_EPOCHS = flags.DEFINE_integer("warm_epochs", 3, "Epochs timed once the cache is full.")
+_IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
+_DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
+                                "Where the synthetic download and TFRecords are built (reused).")
+_OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write the JSON results.")
+
+# The seed approach's augmentation ranges, in each API's own units.
+ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = 20.0, 0.2, 0.2, 0.2
+
+
+def _rate(batches, images_per_batch: int, seconds: float) -> float:
+  return batches * images_per_batch / seconds
+
+
+def _time_batches(iterator, n: int, warmup: int = 1) -> float:
+  """Seconds to pull n batches after `warmup` untimed ones."""
+  for _ in range(warmup):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(n):
+    batch = next(iterator)
+  _ = batch[0][0, 0, 0, 0].numpy() if hasattr(batch[0], "numpy") else None  # make sure work is done
+  return time.perf_counter() - start
+
+
+def build_benchmark_data(data_dir: str, images_scale: float):
+  """The synthetic dataset at the requested scale; returns (builder, training-folder with all/ hem/)."""
+  from cnmc_tfds.cnmc import layout
+  from cnmc_tfds.cnmc.cnmc_dataset_builder import Builder, CnmcConfig
+  config = CnmcConfig(name=f"synthetic_bench_{images_scale:g}", synthetic=True, images_scale=images_scale,
+                      subjects_scale=1.0, description="Benchmark data.")
+  builder = Builder(config=config, data_dir=data_dir)
+  builder.download_and_prepare()
+  # The BMP download it was built from (tfds' default download folder is <data_dir>/downloads).
+  tree = builder.synthetic_download_path(os.path.join(data_dir, "downloads")) / layout.KAGGLE_ROOT
+  return builder, _merged_class_folders(tree / "training_data", os.path.join(data_dir, f"{config.name}_flat"))
+
+
+def _merged_class_folders(training_data, target: str) -> str:
+  """One folder with all/ and hem/ holding symlinks to every fold's BMPs (what *_from_directory want)."""
+  if not os.path.isdir(target):
+    staging = target + ".incomplete"
+    for fold in sorted(training_data.iterdir()):
+      for class_dir in fold.iterdir():
+        os.makedirs(os.path.join(staging, class_dir.name), exist_ok=True)
+        for image in class_dir.iterdir():
+          os.symlink(image, os.path.join(staging, class_dir.name, image.name))
+    os.rename(staging, target)
+  return target
+
+
+def measure_seed_baseline(folder: str, size: int, batch: int, batches: int) -> float | None:
+  try:
+    from tf_keras.preprocessing.image import ImageDataGenerator
+  except ImportError:
+    logging.warning("Skipping the seed baseline: install the `baseline` extra (tf-keras, scipy).")
+    return None
+  generator = ImageDataGenerator(rotation_range=ROTATION_DEGREES, width_shift_range=SHIFT,
+                                 height_shift_range=SHIFT, shear_range=SHEAR, zoom_range=ZOOM,
+                                 horizontal_flip=True)
+  flow = generator.flow_from_directory(folder, target_size=(size, size), batch_size=batch,
+                                       class_mode="binary", follow_links=True)
+  return _rate(batches, batch, _time_batches(flow, batches))
+
+
+def measure_keras3_baseline(folder: str, size: int, batch: int, batches: int, augment: bool = True) -> float:
+  import keras
+  import tensorflow as tf
+  dataset = keras.utils.image_dataset_from_directory(folder, image_size=(size, size), batch_size=batch,
+                                                     label_mode="binary", follow_links=True)
+  if augment:
+    augmentation = keras.Sequential([
+        keras.layers.RandomRotation(ROTATION_DEGREES / 360), keras.layers.RandomShear(SHEAR, SHEAR),
+        keras.layers.RandomTranslation(SHIFT, SHIFT), keras.layers.RandomZoom(ZOOM),
+        keras.layers.RandomFlip("horizontal")])
+    dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+  iterator = iter(dataset.repeat().prefetch(tf.data.AUTOTUNE))
+  return _rate(batches, batch, _time_batches(iterator, batches))
+
+
+def _train_iterator(builder, size: int, batch: int, augment: bool):
+  import tensorflow as tf
+  from pipeline.augment import CellAugmentation
+  from pipeline.input_pipeline import make_train_dataset
+  # balance="none": the first epoch then decodes every image exactly once, a clean cold figure.
+  train = make_train_dataset(builder, image_size=size, batch_size=batch, balance="none", seed=0)
+  batches = iter(train.dataset)
+  if not augment:
+    return batches, train.steps_per_epoch
+  # As in the train step: the consumer augments each uint8 batch (XLA), tf.data prefetches meanwhile.
+  augmentation = CellAugmentation(rotation=ROTATION_DEGREES, shift=SHIFT, shear=SHEAR, zoom=ZOOM, seed=0)
+  step = tf.function(lambda x: augmentation(x, training=True), jit_compile=True)
+  step(tf.zeros((batch, size, size, 3), tf.uint8))  # compile outside the timed epochs
+  return ((step(images), labels) for images, labels in batches), train.steps_per_epoch
+
+
+def measure_pipeline(builder, size: int, batch: int, warm_epochs: int, augment: bool) -> dict:
+  """Cold: the first epoch from a fresh pipeline (decodes everything); warm: epochs from the cache."""
+  iterator, steps = _train_iterator(builder, size, batch, augment)
+  cold = _time_batches(iterator, steps, warmup=0)
+  warm = _time_batches(iterator, warm_epochs * steps, warmup=0)
+  return {"cold": _rate(steps, batch, cold), "warm": _rate(warm_epochs * steps, batch, warm)}
+
+
+def measure_affine(size: int, batch: int, batches: int) -> dict:
+  import keras_cv
+  import tensorflow as tf
+  from pipeline.fused_affine import FusedRandomAffine
+  images = tf.random.uniform((batch, size, size, 3), 0, 255)
+  fused = FusedRandomAffine(ROTATION_DEGREES, SHIFT, SHEAR, ZOOM, horizontal_flip=True, seed=0)
+  chain = [keras_cv.layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="constant", seed=0),
+           keras_cv.layers.RandomShear(SHEAR, SHEAR, fill_mode="constant", seed=0),
+           keras_cv.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="constant", seed=0),
+           keras_cv.layers.RandomZoom(ZOOM, fill_mode="constant", seed=0),
+           keras_cv.layers.RandomFlip("horizontal", seed=0)]
+
+  def run_chain(x):
+    for layer in chain:
+      x = layer(x, training=True)
+    return x
+
+  rates = {}
+  for name, fn in (("fused_xla", tf.function(lambda x: fused(x, training=True), jit_compile=True)),
+                   ("keras_cv_chain", tf.function(run_chain))):
+    fn(images).numpy()  # compile
+    start = time.perf_counter()
+    for _ in range(batches):
+      out = fn(images)
+    out.numpy()
+    rates[name] = _rate(batches, batch, time.perf_counter() - start)
+  return rates
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # tfds logs every dataset it opens
+  size, batch, batches = _IMAGE_SIZE.value, _BATCH_SIZE.value, _BATCHES.value
+  print(f"Building the benchmark data in {_DATA_DIR.value} (once; reused afterwards) ...", flush=True)
+  builder, folder = build_benchmark_data(_DATA_DIR.value, _IMAGES_SCALE.value)
+  results = {}
+  steps = [("seed", lambda: measure_seed_baseline(folder, size, batch, batches)),
+           ("keras3", lambda: measure_keras3_baseline(folder, size, batch, batches)),
+           ("keras3_no_augmentation", lambda: measure_keras3_baseline(folder, size, batch, batches, augment=False)),
+           ("host", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=False)),
+           ("end_to_end_cpu", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=True)),
+           ("affine", lambda: measure_affine(size, batch, batches))]
+  for i, (name, measure) in enumerate(steps, start=1):
+    print(f"[{i}/{len(steps)}] measuring {name} ...", flush=True)
+    results[name] = measure()
+  report = _table(results)
+  print(report)
+  meta = {"image_size": size, "batch_size": batch, "train_images": sum(
+      builder.info.splits[s].num_examples for s in ("fold_0", "fold_1", "fold_2")),
+          "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+          "date": time.strftime("%Y-%m-%d")}
+  with open(_OUTPUT.value, "w") as f:
+    json.dump({"settings": meta, "images_per_second": results}, f, indent=2)
+
+
+def _table(results: dict) -> str:
+  seed, keras3 = results["seed"], results["keras3"]
+  rows = [("1 seed: ImageDataGenerator", seed), ("2 keras3: image_dataset_from_directory + layers", keras3),
+          ("  keras3 without augmentation", results["keras3_no_augmentation"]),
+          ("3 host delivery, cold (decoding)", results["host"]["cold"]),
+          ("3 host delivery, warm (cached)", results["host"]["warm"]),
+          ("4 end to end on CPU, cold", results["end_to_end_cpu"]["cold"]),
+          ("4 end to end on CPU, warm", results["end_to_end_cpu"]["warm"]),
+          ("5 fused affine (XLA)", results["affine"]["fused_xla"]),
+          ("5 keras-cv affine chain", results["affine"]["keras_cv_chain"])]
+  lines = [f"{'what':50}{'img/s':>10}{'x seed':>9}{'x keras3':>10}"]
+  for name, rate in rows:
+    if rate is None:
+      lines.append(f"{name:50}{'n/a':>10}")
+      continue
+    vs_seed = f"{rate / seed:9.1f}" if seed else f"{'n/a':>9}"
+    lines.append(f"{name:50}{rate:10.0f}{vs_seed}{rate / keras3:10.1f}")
+  affine = results["affine"]
+  lines.append(f"fused affine / keras-cv chain: {affine['fused_xla'] / affine['keras_cv_chain']:.1f}x")
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  app.run(main)
