@@ -12,6 +12,8 @@ horizontal flip) and output size:
   4. end-to-end  this pipeline + CellAugmentation run here on the CPU (XLA-compiled), cold and warm
   5. affine      FusedRandomAffine alone (XLA) vs keras-cv's RandomRotation -> RandomShear ->
                  RandomTranslation -> RandomZoom -> RandomFlip on the same float batch
+  6. colour      FusedColourJitter alone (XLA) vs keras-cv's RandomBrightness -> RandomContrast ->
+                 RandomSaturation -> RandomHue (XLA) on the same batch
 Prints a table with ratios to (1) and (2) and writes JSON.
 """
 
@@ -130,33 +132,52 @@ def measure_pipeline(builder, size: int, batch: int, warm_epochs: int, augment: 
   return {"cold": _rate(steps, batch, cold), "warm": _rate(warm_epochs * steps, batch, warm)}
 
 
-def measure_affine(size: int, batch: int, batches: int) -> dict:
+def _layer_rate(fn, images, batches: int) -> float:
+  fn(images).numpy()  # compile
+  start = time.perf_counter()
+  for _ in range(batches):
+    out = fn(images)
+  out.numpy()
+  return _rate(batches, images.shape[0], time.perf_counter() - start)
+
+
+def _chain(layers):
+  def run(x):
+    for layer in layers:
+      x = layer(x, training=True)
+    return x
+  return run
+
+
+def measure_augmentation_layers(size: int, batch: int, batches: int) -> dict:
+  """The fused layers against the keras-cv layers they replace, on one float batch."""
   import keras_cv
   import tensorflow as tf
   from pipeline.fused_affine import FusedRandomAffine
+  from pipeline.fused_colour import FusedColourJitter
   images = tf.random.uniform((batch, size, size, 3), 0, 255)
-  fused = FusedRandomAffine(ROTATION_DEGREES, SHIFT, SHEAR, ZOOM, horizontal_flip=True, seed=0)
-  chain = [keras_cv.layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="constant", seed=0),
-           keras_cv.layers.RandomShear(SHEAR, SHEAR, fill_mode="constant", seed=0),
-           keras_cv.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="constant", seed=0),
-           keras_cv.layers.RandomZoom(ZOOM, fill_mode="constant", seed=0),
-           keras_cv.layers.RandomFlip("horizontal", seed=0)]
-
-  def run_chain(x):
-    for layer in chain:
-      x = layer(x, training=True)
-    return x
-
-  rates = {}
-  for name, fn in (("fused_xla", tf.function(lambda x: fused(x, training=True), jit_compile=True)),
-                   ("keras_cv_chain", tf.function(run_chain))):
-    fn(images).numpy()  # compile
-    start = time.perf_counter()
-    for _ in range(batches):
-      out = fn(images)
-    out.numpy()
-    rates[name] = _rate(batches, batch, time.perf_counter() - start)
-  return rates
+  fused_affine = FusedRandomAffine(ROTATION_DEGREES, SHIFT, SHEAR, ZOOM, horizontal_flip=True, seed=0)
+  affine_chain = _chain([
+      keras_cv.layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="constant", seed=0),
+      keras_cv.layers.RandomShear(SHEAR, SHEAR, fill_mode="constant", seed=0),
+      keras_cv.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="constant", seed=0),
+      keras_cv.layers.RandomZoom(ZOOM, fill_mode="constant", seed=0),
+      keras_cv.layers.RandomFlip("horizontal", seed=0)])
+  fused_colour = FusedColourJitter(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03, seed=0)
+  colour_chain = _chain([
+      keras_cv.layers.RandomBrightness(0.1, value_range=(0, 255)),
+      keras_cv.layers.RandomContrast((0, 255), 0.1),
+      keras_cv.layers.RandomSaturation((0.45, 0.55)),
+      keras_cv.layers.RandomHue(0.03, (0, 255))])
+  return {
+      "fused_affine_xla": _layer_rate(tf.function(lambda x: fused_affine(x, training=True), jit_compile=True),
+                                      images, batches),
+      # ImageProjectiveTransformV3 has no XLA kernel: the chain can only run as a plain tf.function.
+      "keras_cv_affine_chain": _layer_rate(tf.function(affine_chain), images, batches),
+      "fused_colour_xla": _layer_rate(tf.function(lambda x: fused_colour(x, training=True), jit_compile=True),
+                                      images, batches),
+      "keras_cv_colour_chain_xla": _layer_rate(tf.function(colour_chain, jit_compile=True), images, batches),
+  }
 
 
 def main(argv):
@@ -171,7 +192,7 @@ def main(argv):
            ("keras3_no_augmentation", lambda: measure_keras3_baseline(folder, size, batch, batches, augment=False)),
            ("host", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=False)),
            ("end_to_end_cpu", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=True)),
-           ("affine", lambda: measure_affine(size, batch, batches))]
+           ("layers", lambda: measure_augmentation_layers(size, batch, batches))]
   for i, (name, measure) in enumerate(steps, start=1):
     print(f"[{i}/{len(steps)}] measuring {name} ...", flush=True)
     results[name] = measure()
@@ -193,8 +214,10 @@ def _table(results: dict) -> str:
           ("3 host delivery, warm (cached)", results["host"]["warm"]),
           ("4 end to end on CPU, cold", results["end_to_end_cpu"]["cold"]),
           ("4 end to end on CPU, warm", results["end_to_end_cpu"]["warm"]),
-          ("5 fused affine (XLA)", results["affine"]["fused_xla"]),
-          ("5 keras-cv affine chain", results["affine"]["keras_cv_chain"])]
+          ("5 fused affine (XLA)", results["layers"]["fused_affine_xla"]),
+          ("5 keras-cv affine chain (no XLA kernel)", results["layers"]["keras_cv_affine_chain"]),
+          ("6 fused colour jitter (XLA)", results["layers"]["fused_colour_xla"]),
+          ("6 keras-cv colour chain (XLA)", results["layers"]["keras_cv_colour_chain_xla"])]
   lines = [f"{'what':50}{'img/s':>10}{'x seed':>9}{'x keras3':>10}"]
   for name, rate in rows:
     if rate is None:
@@ -202,8 +225,9 @@ def _table(results: dict) -> str:
       continue
     vs_seed = f"{rate / seed:9.1f}" if seed else f"{'n/a':>9}"
     lines.append(f"{name:50}{rate:10.0f}{vs_seed}{rate / keras3:10.1f}")
-  affine = results["affine"]
-  lines.append(f"fused affine / keras-cv chain: {affine['fused_xla'] / affine['keras_cv_chain']:.1f}x")
+  layers = results["layers"]
+  lines.append(f"fused affine / keras-cv chain: {layers['fused_affine_xla'] / layers['keras_cv_affine_chain']:.1f}x; "
+               f"fused colour / keras-cv chain: {layers['fused_colour_xla'] / layers['keras_cv_colour_chain_xla']:.1f}x")
   return "\n".join(lines)
 
 

@@ -184,7 +184,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _synthetic_download(self, dl_manager) -> epath.Path:
     config = self.builder_config
     root = self.synthetic_download_path(dl_manager.download_dir)
-    with tqdm.tqdm(desc="Drawing synthetic cells", unit=" images") as bar:
+    with tqdm.tqdm(desc="Drawing synthetic cells", unit=" images", mininterval=1.0) as bar:
       def progress(done, total):
         bar.total = total
         bar.update(done - bar.n)
