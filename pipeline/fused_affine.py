@@ -12,9 +12,11 @@ import math
 import keras
 import tensorflow as tf
 
+from pipeline.random_image_layer import RandomImageLayer
+
 
 @keras.saving.register_keras_serializable(package="cnmc")
-class FusedRandomAffine(keras.layers.Layer):
+class FusedRandomAffine(RandomImageLayer):
   """Random affine augmentation of a batch of images, one matrix per image.
 
   Args:
@@ -35,7 +37,7 @@ class FusedRandomAffine(keras.layers.Layer):
   def __init__(self, rotation: float = 20.0, shift: float = 0.2, shear: float = 0.2,
                zoom: float = 0.2, horizontal_flip: bool = True, vertical_flip: bool = False,
                seed: int | None = None, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(seed=seed, **kwargs)
     for name, value in (("rotation", rotation), ("shift", shift), ("shear", shear), ("zoom", zoom)):
       if value < 0:
         raise ValueError(f"FusedRandomAffine: {name} must be >= 0, got {value}.")
@@ -43,18 +45,16 @@ class FusedRandomAffine(keras.layers.Layer):
       raise ValueError(f"FusedRandomAffine: zoom must be < 1 (scales stay positive), got {zoom}.")
     self.rotation, self.shift, self.shear, self.zoom = rotation, shift, shear, zoom
     self.horizontal_flip, self.vertical_flip = horizontal_flip, vertical_flip
-    self.seed = seed
-    self.seed_generator = keras.random.SeedGenerator(seed)
 
   def get_random_transformation_batch(self, batch_size) -> dict[str, tf.Tensor]:
     """Draws each image's parameters: dict of (batch_size,) float32 tensors."""
     def uniform(limit):
-      return keras.random.uniform((batch_size,), -limit, limit, seed=self.seed_generator)
+      return self.uniform(batch_size, -limit, limit)
 
     def flip(enabled):
       if not enabled:
         return tf.ones((batch_size,))
-      coin = keras.random.uniform((batch_size,), 0, 1, seed=self.seed_generator)
+      coin = self.uniform(batch_size, 0, 1)
       return tf.where(coin < 0.5, -1.0, 1.0)
 
     return {
@@ -90,19 +90,10 @@ class FusedRandomAffine(keras.layers.Layer):
     in_y = (-c * out_x + a * out_y) / determinant + centre_y
     return _bilinear_sample(images, in_x, in_y, batch, height, width, channels)
 
-  def call(self, images, training=None):
-    if not training:
-      return tf.cast(images, self.compute_dtype)
-    transformation = self.get_random_transformation_batch(tf.shape(images)[0])
-    return tf.cast(self.transform_images(images, transformation), self.compute_dtype)
-
-  def compute_output_shape(self, input_shape):
-    return input_shape
-
   def get_config(self):
     return {**super().get_config(), "rotation": self.rotation, "shift": self.shift,
             "shear": self.shear, "zoom": self.zoom, "horizontal_flip": self.horizontal_flip,
-            "vertical_flip": self.vertical_flip, "seed": self.seed}
+            "vertical_flip": self.vertical_flip}
 
 
 def _bilinear_sample(images, x, y, batch, height, width, channels) -> tf.Tensor:

@@ -2,8 +2,8 @@
 
 All four are linear in RGB once hue is rotated in YIQ space (hue is the angle of the (I, Q)
 chroma vector, luma Y is untouched) and saturation scales (I, Q). Composing them gives one matrix
-and one offset per image: a single pass over the pixels, instead of keras-cv's four layers with an
-RGB <-> HSV round trip each (5x slower here, see BUILD.md), and draws that follow the layer's seed.
+and one offset per image: one pass over the pixels instead of keras-cv's four layers with their
+RGB <-> HSV round trips (slower, see BUILD.md), and draws that follow the layer's seed.
 The background (black, where the cells were segmented out) stays black.
 """
 
@@ -12,6 +12,8 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+
+from pipeline.random_image_layer import RandomImageLayer
 
 _RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
                         [0.595716, -0.274453, -0.321263],
@@ -31,7 +33,7 @@ def colour_matrices(saturation: tf.Tensor, hue: tf.Tensor) -> tf.Tensor:
 
 
 @keras.saving.register_keras_serializable(package="cnmc")
-class FusedColourJitter(keras.layers.Layer):
+class FusedColourJitter(RandomImageLayer):
   """Random colour/stain jitter of cells on black, one affine colour map per image.
 
   Args:
@@ -46,7 +48,7 @@ class FusedColourJitter(keras.layers.Layer):
 
   def __init__(self, brightness: float = 0.1, contrast: float = 0.1, saturation: float = 0.1,
                hue: float = 0.03, seed: int | None = None, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(seed=seed, **kwargs)
     for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation),
                         ("hue", hue)):
       if value < 0:
@@ -54,13 +56,11 @@ class FusedColourJitter(keras.layers.Layer):
     if contrast >= 1 or saturation > 1:
       raise ValueError("FusedColourJitter: contrast must be < 1 and saturation <= 1 (factors stay >= 0).")
     self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
-    self.seed = seed
-    self.seed_generator = keras.random.SeedGenerator(seed)
 
   def get_random_transformation_batch(self, batch_size) -> dict[str, tf.Tensor]:
     """Each image's parameters: dict of (batch_size,) float32 tensors."""
     def uniform(limit):
-      return keras.random.uniform((batch_size,), -limit, limit, seed=self.seed_generator)
+      return self.uniform(batch_size, -limit, limit)
     return {"brightness": 255.0 * uniform(self.brightness), "contrast": 1.0 + uniform(self.contrast),
             "saturation": 1.0 + uniform(self.saturation), "hue": 2 * math.pi * uniform(self.hue)}
 
@@ -76,15 +76,6 @@ class FusedColourJitter(keras.layers.Layer):
     out = tf.einsum("bhwj,bij->bhwi", images, contrast[:, :, None] * matrix) + offset[:, None, None, :]
     return tf.clip_by_value(out, 0.0, 255.0) * cell
 
-  def call(self, images, training=None):
-    if not training:
-      return tf.cast(images, self.compute_dtype)
-    transformation = self.get_random_transformation_batch(tf.shape(images)[0])
-    return tf.cast(self.transform_images(images, transformation), self.compute_dtype)
-
-  def compute_output_shape(self, input_shape):
-    return input_shape
-
   def get_config(self):
     return {**super().get_config(), "brightness": self.brightness, "contrast": self.contrast,
-            "saturation": self.saturation, "hue": self.hue, "seed": self.seed}
+            "saturation": self.saturation, "hue": self.hue}
