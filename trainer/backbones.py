@@ -1,0 +1,72 @@
+"""Backbones by name. Adding one is one decorated function.
+
+Each entry knows its default input size, the smallest it can take, its ImageNet weights file (as
+keras.applications names it in the Keras cache) and how it wants its pixels: EfficientNet takes
+0-255 and rescales inside; InceptionResNetV2 expects [-1, 1].
+"""
+
+import dataclasses
+from typing import Callable
+
+import keras
+
+from trainer.errors import TrainerError
+
+
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+  name: str
+  build: Callable[..., keras.Model]  # (input_shape, weights) -> model without its top
+  default_size: int
+  min_size: int
+  weights_file: str  # in ~/.keras/models/, where keras.applications caches it
+  preprocess: Callable  # float pixels in [0, 255] -> what the backbone expects
+
+
+_REGISTRY: dict[str, Backbone] = {}
+
+
+def register_backbone(name: str, *, default_size: int, min_size: int, weights_file: str,
+                      preprocess: Callable):
+  """Decorator: registers `build(input_shape, weights) -> keras.Model` under `name`."""
+  def decorate(build):
+    _REGISTRY[name] = Backbone(name, build, default_size, min_size, weights_file, preprocess)
+    return build
+  return decorate
+
+
+def names() -> list[str]:
+  return sorted(_REGISTRY)
+
+
+def get_backbone(name: str) -> Backbone:
+  if name not in _REGISTRY:
+    raise TrainerError(f"--backbone={name!r} is not known; choose one of: {', '.join(names())}.")
+  return _REGISTRY[name]
+
+
+def check_image_size(backbone: Backbone, size: int) -> None:
+  if size < backbone.min_size:
+    raise TrainerError(f"--image_size={size} is too small for {backbone.name}: it takes at least "
+                       f"{backbone.min_size} px (default {backbone.default_size}).")
+
+
+def _identity(x):
+  return x  # EfficientNet rescales and normalises inside the model
+
+
+def _to_minus_one_one(x):
+  return x / 127.5 - 1.0
+
+
+@register_backbone("effnetb3", default_size=300, min_size=32, weights_file="efficientnetb3_notop.h5",
+                   preprocess=_identity)
+def efficientnet_b3(input_shape, weights):
+  return keras.applications.EfficientNetB3(include_top=False, weights=weights, input_shape=input_shape)
+
+
+@register_backbone("inception_resnet_v2", default_size=299, min_size=75,
+                   weights_file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                   preprocess=_to_minus_one_one)
+def inception_resnet_v2(input_shape, weights):
+  return keras.applications.InceptionResNetV2(include_top=False, weights=weights, input_shape=input_shape)
