@@ -20,17 +20,17 @@ class Backbone:
   default_size: int
   min_size: int
   weights_file: str  # in ~/.keras/models/, where keras.applications caches it
-  preprocess: Callable  # float pixels in [0, 255] -> what the backbone expects
+  preprocessing: Callable[[], keras.layers.Layer | None]  # makes the layer: [0, 255] -> what it expects
 
 
 _REGISTRY: dict[str, Backbone] = {}
 
 
 def register_backbone(name: str, *, default_size: int, min_size: int, weights_file: str,
-                      preprocess: Callable):
+                      preprocessing: Callable[[], keras.layers.Layer | None]):
   """Decorator: registers `build(input_shape, weights) -> keras.Model` under `name`."""
   def decorate(build):
-    _REGISTRY[name] = Backbone(name, build, default_size, min_size, weights_file, preprocess)
+    _REGISTRY[name] = Backbone(name, build, default_size, min_size, weights_file, preprocessing)
     return build
   return decorate
 
@@ -51,22 +51,22 @@ def check_image_size(backbone: Backbone, size: int) -> None:
                        f"{backbone.min_size} px (default {backbone.default_size}).")
 
 
-def _identity(x):
-  return x  # EfficientNet rescales and normalises inside the model
+def _nothing():
+  return None  # EfficientNet rescales and normalises inside the model
 
 
-def _to_minus_one_one(x):
-  return x / 127.5 - 1.0
+def _to_minus_one_one():
+  return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus_one_one")
 
 
 @register_backbone("effnetb3", default_size=300, min_size=32, weights_file="efficientnetb3_notop.h5",
-                   preprocess=_identity)
+                   preprocessing=_nothing)
 def efficientnet_b3(input_shape, weights):
   return keras.applications.EfficientNetB3(include_top=False, weights=weights, input_shape=input_shape)
 
 
 @register_backbone("inception_resnet_v2", default_size=299, min_size=75,
                    weights_file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                   preprocess=_to_minus_one_one)
+                   preprocessing=_to_minus_one_one)
 def inception_resnet_v2(input_shape, weights):
   return keras.applications.InceptionResNetV2(include_top=False, weights=weights, input_shape=input_shape)

@@ -33,11 +33,15 @@ class _ConfusionMetric(keras.metrics.Metric):
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     del sample_weight  # count images, whatever the loss weights (see the module docstring)
-    actual = ops.cast(ops.reshape(y_true, (-1,)) > 0.5, "float32")
+    actual = ops.cast(ops.reshape(ops.cast(y_true, "float32"), (-1,)) > 0.5, "float32")
     predicted = ops.cast(ops.reshape(y_pred, (-1,)) >= self.threshold, "float32")
     for name, value in (("tp", actual * predicted), ("fp", (1 - actual) * predicted),
                         ("tn", (1 - actual) * (1 - predicted)), ("fn", actual * (1 - predicted))):
       self.counts[name].assign_add(ops.sum(value))
+
+  def count_values(self) -> dict[str, float]:
+    """The confusion counts accumulated since the last reset: {"tp", "fp", "tn", "fn"}."""
+    return {k: float(keras.ops.convert_to_numpy(v.value)) for k, v in self.counts.items()}
 
   def result(self):
     return scores_from_counts(**{k: v.value for k, v in self.counts.items()})[self.score]
@@ -68,7 +72,4 @@ class Specificity(_ConfusionMetric):
 def training_metrics() -> list:
   """What fit reports each epoch, for training and validation alike."""
   return [keras.metrics.BinaryAccuracy(name="accuracy"), WeightedF1(), keras.metrics.AUC(name="auc"),
-          Sensitivity(), Specificity(),
-          # The raw counts, for the confusion matrix image (see callbacks).
-          keras.metrics.TruePositives(name="tp"), keras.metrics.FalsePositives(name="fp"),
-          keras.metrics.TrueNegatives(name="tn"), keras.metrics.FalseNegatives(name="fn")]
+          Sensitivity(), Specificity()]

@@ -1,0 +1,26 @@
+"""Small, fast training configurations for the trainer tests."""
+
+import dataclasses
+import json
+
+from trainer.config import TrainConfig
+
+
+def tiny_config(data_dir: str, model_dir, **overrides) -> TrainConfig:
+  """EfficientNetB3 at 32 px from scratch, a few steps per epoch: seconds per epoch on a CPU."""
+  settings = dict(backbone="effnetb3", weights="none", dataset="cnmc/synthetic", data_dir=data_dir,
+                  image_size=32, batch_size=8, epochs=2, warmup_epochs=0, steps_per_epoch=3,
+                  validation_steps=2, model_dir=str(model_dir), augmentation="cells")
+  return dataclasses.replace(TrainConfig(), **{**settings, **overrides})
+
+
+def history(model_dir) -> list[dict]:
+  """history.csv as a list of {column: float}."""
+  import csv
+  with open(f"{model_dir}/history.csv") as f:
+    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_json(path) -> dict:
+  with open(path) as f:
+    return json.load(f)

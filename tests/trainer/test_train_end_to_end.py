@@ -1,0 +1,90 @@
+"""One real training run on the synthetic set writes every output, and the loss falls."""
+
+import glob
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from trainer.train import run
+from tests.trainer.helpers import history, read_json, tiny_config
+
+
+@pytest.fixture(scope="module")
+def finished_run(synthetic_data_dir, tmp_path_factory):
+  model_dir = tmp_path_factory.mktemp("run")
+  results = run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4)))
+  return model_dir, results
+
+
+def scalar_tags(log_dir) -> set:
+  accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0, "images": 0})
+  accumulator.Reload()
+  return set(accumulator.Tags()["tensors"]) | set(accumulator.Tags()["scalars"])
+
+
+def test_resolved_configuration_is_written(finished_run):
+  model_dir, _ = finished_run
+  config = read_json(model_dir / "config.json")
+  assert config["flags"]["backbone"] == "effnetb3" and config["resolved"]["image_size"] == 32
+  assert config["resolved"]["precision"] == "float32" and config["resolved"]["xla"] is False  # CPU auto
+  assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic", "version": "1.0.0"}
+  assert config["versions"]["tensorflow"] == tf.__version__
+
+
+def test_every_epoch_metric_reaches_tensorboard(finished_run):
+  model_dir, _ = finished_run
+  train, val = scalar_tags(model_dir / "logs" / "train"), scalar_tags(model_dir / "logs" / "validation")
+  for name in ("loss", "accuracy", "weighted_f1", "auc", "sensitivity", "specificity"):
+    assert f"epoch_{name}" in train and f"epoch_{name}" in val, name
+  assert {"epoch_images_per_second", "epoch_learning_rate"} <= train
+
+
+def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
+  model_dir, _ = finished_run
+  assert (model_dir / "augmented_samples.png").stat().st_size > 0
+  assert (model_dir / "confusion_matrix.png").stat().st_size > 0
+  assert "augmented_samples" in scalar_tags(model_dir / "logs" / "train")
+  assert "confusion_matrix" in scalar_tags(model_dir / "logs" / "validation")
+
+
+def test_models_are_saved_and_serve_uint8_images(finished_run, synthetic_data_dir):
+  model_dir, results = finished_run
+  images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+  final = keras.models.load_model(results["final_model"])
+  best = keras.models.load_model(results["best_model"])
+  served = tf.saved_model.load(results["saved_model"])
+  probabilities = final.predict(images, verbose=0)
+  assert probabilities.shape == (3, 1) and ((probabilities >= 0) & (probabilities <= 1)).all()
+  np.testing.assert_allclose(served.serve(tf.constant(images)).numpy(), probabilities, atol=1e-5)
+  assert best.predict(images, verbose=0).shape == (3, 1)
+  assert len(history(model_dir)) == 2 and results["best_epoch"] in (1, 2)
+
+
+def test_profile_has_step_markers(finished_run):
+  from xprof.convert import raw_to_tool_data
+  model_dir, _ = finished_run
+  xplanes = glob.glob(str(model_dir / "logs" / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))
+  assert xplanes, "no profile written"
+  overview, _ = raw_to_tool_data.xspace_to_tool_data(xplanes, "overview_page", {})
+  overview = overview.decode() if isinstance(overview, bytes) else overview
+  step_time = re.search(r'"steptime_ms_average":"([0-9.]+)"', overview)
+  assert step_time and float(step_time.group(1)) > 0, "the overview found no steps"
+
+
+def test_a_finished_run_is_not_trained_again(finished_run, synthetic_data_dir):
+  model_dir, results = finished_run
+  assert run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4))) == results
+  assert len(history(model_dir)) == 2
+
+
+def test_loss_falls_over_a_few_dozen_steps(synthetic_data_dir, tmp_path):
+  config = tiny_config(synthetic_data_dir, tmp_path, epochs=4, steps_per_epoch=10, augmentation="none",
+                       learning_rate=3e-3)
+  run(config)
+  losses = [row["loss"] for row in history(tmp_path)]
+  assert losses[-1] < 0.8 * losses[0], losses

@@ -1,0 +1,29 @@
+"""Train a C-NMC 2019 ALL-vs-HEM classifier.
+
+  python -m trainer --backbone=effnetb3                      # synthetic data, ImageNet weights
+  python -m trainer --dataset=cnmc/real --manual_dir=~/cnmc-download --backbone=inception_resnet_v2
+  python -m trainer --quick --weights=none                   # a smoke run in a minute on a CPU
+"""
+
+import sys
+
+from absl import app
+
+from cnmc_tfds.cnmc.errors import DatasetError
+from trainer import flags as trainer_flags
+from trainer.errors import TrainerError
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
+  from trainer.train import run  # after flag parsing: importing TensorFlow is slow
+  try:
+    run(trainer_flags.config_from_flags())
+  except (TrainerError, DatasetError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,113 @@
+"""Callbacks: throughput and learning rate in the logs, pictures for TensorBoard, a stepped profile."""
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from trainer.pictures import confusion_matrix_picture, image_grid, save_picture
+
+
+class ThroughputAndLearningRate(keras.callbacks.Callback):
+  """Adds `images_per_second` (training steps only, validation excluded) and `learning_rate`."""
+
+  def __init__(self, global_batch_size: int):
+    super().__init__()
+    self.global_batch_size = global_batch_size
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._start, self._steps, self._last = time.perf_counter(), 0, None
+
+  def on_train_batch_end(self, batch, logs=None):
+    self._steps += 1
+    self._last = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs is None or not self._steps:
+      return
+    logs["images_per_second"] = self._steps * self.global_batch_size / (self._last - self._start)
+    logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class ConfusionMatrixPicture(keras.callbacks.Callback):
+  """Draws the validation confusion matrix each epoch (TensorBoard) and keeps the last as a PNG.
+
+  `metric` is one of the model's compiled confusion metrics: when validation ends, its state holds
+  the validation counts (Keras resets metrics before evaluating), so no extra pass is needed.
+  """
+
+  def __init__(self, metric, log_dir: str, png_path: str):
+    super().__init__()
+    self.metric = metric
+    self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "validation"))
+    self.png_path = png_path
+    self._counts = None
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._counts = None
+
+  def on_test_end(self, logs=None):
+    self._counts = self.metric.count_values()
+
+  def on_epoch_end(self, epoch, logs=None):
+    if self._counts is not None:
+      save_picture(confusion_matrix_picture(**self._counts), self.png_path, self.writer, "confusion_matrix", epoch)
+
+
+class AugmentedSamples(keras.callbacks.Callback):
+  """At the start of training, shows what the augmentation does to a batch (TensorBoard + PNG)."""
+
+  def __init__(self, images: np.ndarray, augmentation: keras.layers.Layer, log_dir: str, png_path: str):
+    super().__init__()
+    self.images, self.augmentation = images, augmentation
+    self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+    self.png_path = png_path
+
+  def on_train_begin(self, logs=None):
+    augmented = keras.ops.convert_to_numpy(self.augmentation(self.images, training=True))
+    # Originals on the left half of each row, augmented on the right.
+    pairs = np.concatenate([self.images.astype(np.float32), augmented.astype(np.float32)], axis=2)
+    save_picture(image_grid(pairs, columns=2), self.png_path, self.writer, "augmented_samples", 0)
+
+
+class ProfileSteps(keras.callbacks.Callback):
+  """Profiles train steps first..last with step markers, for TensorBoard's Profile tab.
+
+  Keras' TensorBoard(profile_batch=...) records no step markers ("No step marker observed"), so
+  the overview and input-pipeline pages cannot split step time. Each step here runs inside
+  tf.profiler.experimental.Trace("train", step_num=..., _r=1), which is what they look for.
+  """
+
+  def __init__(self, log_dir: str, first: int, last: int):
+    super().__init__()
+    self.log_dir, self.first, self.last = log_dir, first, last
+    self.step, self._trace, self._running = 0, None, False
+
+  def on_train_batch_begin(self, batch, logs=None):
+    if self.step == self.first and not self._running:
+      tf.profiler.experimental.start(self.log_dir)
+      self._running = True
+    if self._running:
+      self._trace = tf.profiler.experimental.Trace("train", step_num=self.step, _r=1)
+      self._trace.__enter__()
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self._trace is not None:
+      self._trace.__exit__(None, None, None)
+      self._trace = None
+    if self._running and self.step == self.last:
+      self._stop()
+    self.step += 1
+
+  def on_train_end(self, logs=None):
+    self._stop()
+
+  def _stop(self):
+    if self._running:
+      tf.profiler.experimental.stop()
+      self._running = False
+      logging.info("Profile of steps %d-%d written under %s (TensorBoard: Profile tab).",
+                   self.first, self.last, self.log_dir)

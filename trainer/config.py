@@ -1,0 +1,72 @@
+"""The training configuration: what the flags ask for, and how a run directory records it."""
+
+import dataclasses
+import json
+import os
+
+from trainer.errors import TrainerError
+
+AUGMENTATIONS = {
+    # Cells have no orientation: any rotation, both flips; mild shift/shear/zoom; stain jitter.
+    "cells": dict(rotation=180.0, shift=0.1, shear=0.1, zoom=0.1, horizontal_flip=True, vertical_flip=True,
+                  brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03),
+    # The seed notebooks' ImageDataGenerator ranges, no colour.
+    "seed": dict(rotation=20.0, shift=0.2, shear=0.2, zoom=0.2, horizontal_flip=True, vertical_flip=False,
+                 brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0),
+    "none": None,
+}
+
+# Settings that may change when a run in --model_dir is continued: they do not change the model,
+# the data or the optimisation of the epochs already trained.
+RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything a run depends on; see trainer/flags.py for each field's meaning."""
+  backbone: str = "effnetb3"
+  weights: str = "imagenet"
+  dataset: str = "cnmc/synthetic"
+  data_dir: str | None = None
+  manual_dir: str | None = None
+  train_splits: tuple[str, ...] = ("fold_0", "fold_1", "fold_2")
+  val_split: str = "validation"
+  image_size: int = 0  # 0: the backbone's default
+  batch_size: int = 32
+  epochs: int = 10
+  warmup_epochs: int = 2
+  learning_rate: float = 1e-3
+  fine_tune_learning_rate: float = 1e-4
+  lr_schedule: str = "cosine"
+  optimizer: str = "adam"
+  dropout: float = 0.3
+  augmentation: str = "cells"
+  balance: str = "oversample"
+  mixed_precision: str = "auto"
+  xla: str = "auto"
+  strategy: str = "auto"
+  model_dir: str = ""
+  profile_steps: tuple[int, int] = (0, 0)  # (first, last) train step to profile; (0, 0) = off
+  steps_per_epoch: int = 0  # 0: one pass over the training split
+  validation_steps: int = 0  # 0: the whole validation split
+  seed: int = 42
+  deterministic: bool = False
+
+  def to_json(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+def check_model_dir(config: TrainConfig, model_dir: str) -> None:
+  """A --model_dir holding a run with other settings is an error; the same settings resume it."""
+  path = os.path.join(model_dir, "config.json")
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    previous = json.load(f)["flags"]
+  current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
+  changed = sorted(k for k in current.keys() | previous.keys()
+                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k))
+  if changed:
+    details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
+    raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "
+                       "Pass a new --model_dir, or the same settings to resume that run.")

@@ -1,0 +1,68 @@
+"""The trainer's view of the data: find (or build) the dataset, and make its train and val inputs."""
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from absl import logging
+
+import cnmc_tfds  # noqa: F401  (registers cnmc)
+from pipeline.input_pipeline import class_weights, count_labels, make_eval_dataset, make_train_dataset
+from trainer.config import TrainConfig
+from trainer.errors import TrainerError
+
+
+def load_builder(config: TrainConfig) -> tfds.core.DatasetBuilder:
+  """The dataset's builder, built first if needed (synthetic: drawn here; real: from --manual_dir)."""
+  try:
+    builder = tfds.builder(config.dataset, data_dir=config.data_dir)
+  except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+    raise TrainerError(f"--dataset={config.dataset!r}: {error}".split("\n")[0] +
+                       " Use cnmc/synthetic, cnmc/synthetic_full or cnmc/real.") from None
+  if not builder.is_prepared():
+    synthetic = getattr(builder.builder_config, "synthetic", False)
+    if not synthetic and not config.manual_dir:
+      raise TrainerError(
+          f"The dataset {config.dataset} is not built in {builder.data_dir}. Build it from your download with\n"
+          f"  tfds build {config.dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
+          + (f" --data_dir={config.data_dir}" if config.data_dir else "") +
+          "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it before training.")
+    logging.info("Building %s in %s (once) ...", config.dataset, builder.data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+  _check_splits(builder, config)
+  return builder
+
+
+def _check_splits(builder, config: TrainConfig) -> None:
+  known = set(builder.info.splits)
+  for split in (*config.train_splits, config.val_split):
+    if split not in known:
+      raise TrainerError(f"The split {split!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
+  if "test" in config.train_splits or config.val_split == "test":
+    raise TrainerError("The 'test' split is unlabelled (the challenge's final set): train and validate on "
+                       "fold_0..fold_2 and validation.")
+  if config.val_split in config.train_splits:
+    raise TrainerError(f"--val_split={config.val_split} is also in --train_splits: its subjects would be "
+                       "on both sides.")
+
+
+def train_split(config: TrainConfig) -> str:
+  return "+".join(config.train_splits)
+
+
+def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy):
+  """(dataset, steps_per_epoch, class_weight); one input pipeline per worker under a strategy."""
+  def dataset_fn(input_context=None):
+    return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
+                              balance=config.balance, seed=config.seed, deterministic=config.deterministic,
+                              input_context=input_context).dataset
+
+  counts = count_labels(builder, train_split(config))
+  logging.info("Training on %s: %d HEM, %d ALL images.", train_split(config), counts[0], counts[1])
+  steps = config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
+  class_weight = class_weights(counts) if config.balance == "class_weight" else None
+  if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return strategy.distribute_datasets_from_function(dataset_fn), steps, class_weight
+  return dataset_fn(), steps, class_weight
+
+
+def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:
+  return make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=config.batch_size)

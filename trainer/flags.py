@@ -1,0 +1,88 @@
+"""The trainer's command-line flags (absl: --flagfile works, --helpfull lists them all)."""
+
+from absl import flags
+
+from trainer import backbones
+from trainer.config import AUGMENTATIONS, TrainConfig
+from trainer.errors import TrainerError
+
+_DEFAULT = TrainConfig()
+
+flags.DEFINE_enum("backbone", _DEFAULT.backbone, backbones.names(), "The feature extractor.")
+flags.DEFINE_string("weights", _DEFAULT.weights,
+                    "Initial backbone weights: 'imagenet' (Keras cache ~/.keras/models/, downloaded if "
+                    "missing), 'none' (random init, no warm-up phase), or the path of a notop weights file.")
+flags.DEFINE_string("dataset", _DEFAULT.dataset,
+                    "TFDS name/config: cnmc/synthetic (no download needed), cnmc/synthetic_full, or "
+                    "cnmc/real (your download; see --manual_dir). Built first if it is not built yet.")
+flags.DEFINE_string("data_dir", None, "TFDS data folder (default: TFDS_DATA_DIR or ~/tensorflow_datasets).")
+flags.DEFINE_string("manual_dir", None, "Folder holding the C-NMC 2019 download, to build cnmc/real if needed.")
+flags.DEFINE_list("train_splits", list(_DEFAULT.train_splits), "Splits to train on (subject-disjoint folds).")
+flags.DEFINE_string("val_split", _DEFAULT.val_split, "Labelled split to validate on each epoch.")
+flags.DEFINE_integer("image_size", _DEFAULT.image_size,
+                     "Input size in pixels; 0 = the backbone's default (effnetb3 300, inception_resnet_v2 299).")
+flags.DEFINE_integer("batch_size", _DEFAULT.batch_size, "Global batch size (split across replicas).")
+flags.DEFINE_integer("epochs", _DEFAULT.epochs, "Total epochs, warm-up included.")
+flags.DEFINE_integer("warmup_epochs", _DEFAULT.warmup_epochs,
+                     "Epochs training only the new head on a frozen backbone (pretrained weights only).")
+flags.DEFINE_float("learning_rate", _DEFAULT.learning_rate,
+                   "Learning rate of the warm-up (or of the whole run with --weights=none).")
+flags.DEFINE_float("fine_tune_learning_rate", _DEFAULT.fine_tune_learning_rate,
+                   "Peak learning rate when the backbone is unfrozen.")
+flags.DEFINE_enum("lr_schedule", _DEFAULT.lr_schedule, ["cosine", "constant"],
+                  "Schedule of the main phase: cosine decay to 0, or constant.")
+flags.DEFINE_enum("optimizer", _DEFAULT.optimizer, ["adam", "adamw", "sgd"], "Optimizer (sgd: momentum 0.9).")
+flags.DEFINE_float("dropout", _DEFAULT.dropout, "Dropout before the classification layer.")
+flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
+                  "On-device augmentation: cells (any rotation, flips, stain jitter), seed (the public "
+                  "notebooks' ranges), none.")
+flags.DEFINE_enum("balance", _DEFAULT.balance, ["oversample", "class_weight", "none"],
+                  "Class balance: draw HEM and ALL 50/50, weight the loss, or neither.")
+flags.DEFINE_enum("mixed_precision", _DEFAULT.mixed_precision, ["auto", "float16", "bfloat16", "float32"],
+                  "Compute precision; auto = float16 on a GPU, float32 on a CPU.")
+flags.DEFINE_enum("xla", _DEFAULT.xla, ["auto", "on", "off"], "XLA-compile the train step; auto = on a GPU only.")
+flags.DEFINE_enum("strategy", _DEFAULT.strategy, ["auto", "one_device", "mirrored", "multi_worker"],
+                  "tf.distribute strategy; auto = multi_worker if TF_CONFIG is set, mirrored with 2+ GPUs, "
+                  "else one device.")
+flags.DEFINE_string("model_dir", "",
+                    "Where checkpoints, logs and the model go; default runs/<dataset>-<backbone>-<size>px. "
+                    "Rerunning with the same settings resumes an interrupted run.")
+flags.DEFINE_string("profile_steps", "0,0",
+                    "first,last train step to profile for TensorBoard's Profile tab, e.g. 5,10; 0,0 = off.")
+flags.DEFINE_integer("steps_per_epoch", _DEFAULT.steps_per_epoch, "0 = one pass over the training splits.")
+flags.DEFINE_integer("validation_steps", _DEFAULT.validation_steps, "0 = the whole validation split.")
+flags.DEFINE_integer("seed", _DEFAULT.seed, "Seed for weights, data order and augmentation.")
+flags.DEFINE_bool("deterministic", _DEFAULT.deterministic,
+                  "Bit-exact repeatable runs: deterministic ops and data order (slower; turns XLA off).")
+flags.DEFINE_bool("quick", False,
+                  "Smoke run: 96 px, batch 8, 2 epochs (1 warm-up) of 4 steps, 2 validation steps. "
+                  "Flags given explicitly still win.")
+
+FLAGS = flags.FLAGS
+
+QUICK = dict(image_size=96, batch_size=8, epochs=2, warmup_epochs=1, steps_per_epoch=4, validation_steps=2)
+
+
+def _profile_steps(text: str) -> tuple[int, int]:
+  try:
+    first, last = (int(part) for part in text.split(","))
+  except ValueError:
+    raise TrainerError(f"--profile_steps={text!r}: expected first,last (e.g. 5,10) or 0,0.") from None
+  if first < 0 or last < first:
+    raise TrainerError(f"--profile_steps={text!r}: need 0 <= first <= last.")
+  return first, last
+
+
+def config_from_flags() -> TrainConfig:
+  """The parsed flags as a TrainConfig (--quick fills in what was not given explicitly)."""
+  values = {field: FLAGS[field].value for field in TrainConfig.__dataclass_fields__ if field in FLAGS}
+  if FLAGS.quick:
+    values.update({k: v for k, v in QUICK.items() if not FLAGS[k].present})
+  values["train_splits"] = tuple(values["train_splits"])
+  values["profile_steps"] = _profile_steps(FLAGS.profile_steps)
+  for name in ("batch_size", "epochs"):
+    if values[name] < 1:
+      raise TrainerError(f"--{name} must be at least 1, got {values[name]}.")
+  if not 0 <= values["warmup_epochs"] <= values["epochs"]:
+    raise TrainerError(f"--warmup_epochs must be between 0 and --epochs ({values['epochs']}).")
+  return TrainConfig(**values)

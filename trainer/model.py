@@ -1,0 +1,45 @@
+"""The classifier: uint8 cells -> augmentation -> backbone preprocessing -> backbone -> P(ALL).
+
+Augmentation and preprocessing are layers of the model, so they run on the accelerator inside the
+(XLA-compiled) train step, and the exported model takes the same uint8 images the pipeline makes.
+"""
+
+import keras
+
+from pipeline.augment import CellAugmentation
+from trainer.backbones import Backbone
+from trainer.weights import build_with_weights
+
+
+def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,
+                     dropout: float, seed: int) -> tuple[keras.Model, keras.Model]:
+  """Returns (classifier, its backbone). Input (B, S, S, 3) uint8; output (B, 1) float32 P(ALL)."""
+  inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+  if augmentation:
+    x = CellAugmentation(**augmentation, seed=seed, name="augmentation")(inputs)
+  else:
+    x = keras.layers.Identity(name="augmentation")(keras.ops.cast(inputs, keras.config.floatx()))
+  preprocessing = backbone.preprocessing()
+  if preprocessing is not None:
+    x = preprocessing(x)
+  base = build_with_weights(backbone, (image_size, image_size, 3), weights)
+  x = base(x)
+  x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+  x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
+  # The probability is computed in float32 even under mixed precision: a float16 sigmoid saturates.
+  outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
+  return keras.Model(inputs, outputs, name=f"cnmc_{backbone.name}"), base
+
+
+def freeze_backbone(base: keras.Model) -> None:
+  """Warm-up: only the new head trains; a frozen BatchNorm runs in inference mode (Keras 3)."""
+  base.trainable = False
+
+
+def unfreeze_backbone(base: keras.Model, keep_batchnorm_frozen: bool) -> None:
+  """Fine-tuning: every layer trains, except BatchNorm when its ImageNet statistics should stay."""
+  base.trainable = True
+  if keep_batchnorm_frozen:
+    for layer in base.layers:
+      if isinstance(layer, keras.layers.BatchNormalization):
+        layer.trainable = False
