@@ -18,7 +18,8 @@ AUGMENTATIONS = {
 
 # Settings that may change when a run in --model_dir is continued: they do not change the model,
 # the data or the optimisation of the epochs already trained.
-RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps"}
+RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps",
+                     "saved_model"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,7 @@ class TrainConfig:
   validation_steps: int = 0  # 0: the whole validation split
   seed: int = 42
   deterministic: bool = False
+  saved_model: bool = True  # also export a SavedModel for serving
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)

@@ -41,7 +41,7 @@ class _ConfusionMetric(keras.metrics.Metric):
 
   def count_values(self) -> dict[str, float]:
     """The confusion counts accumulated since the last reset: {"tp", "fp", "tn", "fn"}."""
-    return {k: float(keras.ops.convert_to_numpy(v.value)) for k, v in self.counts.items()}
+    return {k: float(v.numpy()) for k, v in self.counts.items()}  # summed over replicas
 
   def result(self):
     return scores_from_counts(**{k: v.value for k, v in self.counts.items()})[self.score]

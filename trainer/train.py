@@ -111,9 +111,10 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
   return callbacks + list(extra)
 
 
-def _export(model: keras.Model, model_dir: str) -> None:
+def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
   model.save(os.path.join(model_dir, "model.keras"))
-  model.export(os.path.join(model_dir, "saved_model"), format="tf_saved_model", verbose=False)
+  if saved_model:
+    model.export(os.path.join(model_dir, "saved_model"), format="tf_saved_model", verbose=False)
 
 
 def run(config: TrainConfig, extra_callbacks=()) -> dict:
@@ -167,11 +168,11 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
     os.makedirs(os.path.dirname(done_weights), exist_ok=True)
     model.save_weights(done_weights)
 
-  _export(model, model_dir)
+  _export(model, model_dir, config.saved_model)
   best_epoch, best_f1 = _best_so_far(os.path.join(model_dir, "history.csv")) or (None, None)
   results = {"best_epoch": best_epoch + 1 if best_epoch is not None else None, "best_val_weighted_f1": best_f1,
              "best_model": os.path.join(model_dir, "best.keras"), "final_model": os.path.join(model_dir, "model.keras"),
-             "saved_model": os.path.join(model_dir, "saved_model")}
+             "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
   with open(results_path, "w") as f:
     json.dump(results, f, indent=2)
   print(f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 "

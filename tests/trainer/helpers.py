@@ -10,7 +10,8 @@ def tiny_config(data_dir: str, model_dir, **overrides) -> TrainConfig:
   """EfficientNetB3 at 32 px from scratch, a few steps per epoch: seconds per epoch on a CPU."""
   settings = dict(backbone="effnetb3", weights="none", dataset="cnmc/synthetic", data_dir=data_dir,
                   image_size=32, batch_size=8, epochs=2, warmup_epochs=0, steps_per_epoch=3,
-                  validation_steps=2, model_dir=str(model_dir), augmentation="cells")
+                  validation_steps=2, model_dir=str(model_dir), augmentation="cells",
+                  saved_model=False)  # the export costs ~30 s; test_train_end_to_end checks it once
   return dataclasses.replace(TrainConfig(), **{**settings, **overrides})
 
 

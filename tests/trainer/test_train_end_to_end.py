@@ -17,7 +17,7 @@ from tests.trainer.helpers import history, read_json, tiny_config
 @pytest.fixture(scope="module")
 def finished_run(synthetic_data_dir, tmp_path_factory):
   model_dir = tmp_path_factory.mktemp("run")
-  results = run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4)))
+  results = run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4), saved_model=True))
   return model_dir, results
 
 
@@ -78,7 +78,7 @@ def test_profile_has_step_markers(finished_run):
 
 def test_a_finished_run_is_not_trained_again(finished_run, synthetic_data_dir):
   model_dir, results = finished_run
-  assert run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4))) == results
+  assert run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4), saved_model=True)) == results
   assert len(history(model_dir)) == 2
 
 

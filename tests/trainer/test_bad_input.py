@@ -1,0 +1,90 @@
+"""User mistakes give one clear message and a non-zero exit, never a traceback."""
+
+import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from trainer import backbones, weights as weights_lib
+from trainer.config import TrainConfig, check_model_dir
+from trainer.errors import TrainerError
+from trainer.train import run
+from tests.trainer.helpers import tiny_config
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run_cli(*flags: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", "trainer", *flags], cwd=REPO, capture_output=True, text=True,
+                        timeout=300, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def test_unknown_backbone_is_refused_with_the_choices():
+  with pytest.raises(TrainerError, match="effnetb3, inception_resnet_v2"):
+    backbones.get_backbone("resnet50")
+  result = run_cli("--backbone=resnet50")
+  assert result.returncode != 0 and "Traceback" not in result.stderr
+  assert "effnetb3" in result.stderr
+
+
+def test_unbuilt_real_dataset_names_the_build_command(tmp_path):
+  result = run_cli("--dataset=cnmc/real", f"--data_dir={tmp_path}", "--weights=none", f"--model_dir={tmp_path}/run")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert "tfds build cnmc/real --imports=cnmc_tfds --manual_dir=" in result.stderr
+
+
+def test_missing_weights_file_is_named(tmp_path):
+  with pytest.raises(TrainerError, match="no such file"):
+    weights_lib.resolve_weights(str(tmp_path / "missing.h5"))
+
+
+def test_unreachable_imagenet_weights_say_where_to_put_the_file(tmp_path, monkeypatch):
+  from keras.src.utils import file_utils
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+  def no_network(*args, **kwargs):
+    raise Exception("URL fetch failure: network unreachable")
+  monkeypatch.setattr(file_utils, "get_file", no_network)
+  backbone = backbones.get_backbone("effnetb3")
+  with pytest.raises(TrainerError) as error:
+    weights_lib.build_with_weights(backbone, (32, 32, 3), "imagenet")
+  assert str(tmp_path / "models" / "efficientnetb3_notop.h5") in str(error.value)
+  assert "--weights=none" in str(error.value)
+
+
+def test_a_weights_file_of_another_backbone_is_refused(tmp_path):
+  wrong = tmp_path / "irv2.weights.h5"
+  backbones.get_backbone("inception_resnet_v2").build((75, 75, 3), None).save_weights(wrong)
+  with pytest.raises(TrainerError, match="Could not load the weights"):
+    weights_lib.build_with_weights(backbones.get_backbone("effnetb3"), (32, 32, 3), str(wrong))
+
+
+def test_image_size_below_the_backbone_minimum_is_refused(tmp_path):
+  with pytest.raises(TrainerError, match="at least 75 px"):
+    run(dataclasses.replace(TrainConfig(), backbone="inception_resnet_v2", image_size=64, weights="none",
+                            model_dir=str(tmp_path)))
+
+
+def test_model_dir_with_other_settings_is_refused(tmp_path, synthetic_data_dir):
+  config = tiny_config(synthetic_data_dir, tmp_path)
+  (tmp_path / "config.json").write_text('{"flags": %s}' % __import__("json").dumps(
+      dataclasses.asdict(dataclasses.replace(config, batch_size=64))))
+  with pytest.raises(TrainerError, match="batch_size: 64 there, 8 now"):
+    check_model_dir(config, str(tmp_path))
+  check_model_dir(dataclasses.replace(config, batch_size=64, epochs=50), str(tmp_path))  # more epochs: resume
+
+
+@pytest.mark.parametrize("splits,val,message", [(("fold_0", "test"), "validation", "unlabelled"),
+                                                (("fold_0",), "fold_0", "both sides"),
+                                                (("fold_9",), "validation", "not in cnmc/synthetic")])
+def test_bad_splits_are_refused(tmp_path, synthetic_data_dir, splits, val, message):
+  with pytest.raises(TrainerError, match=message):
+    run(tiny_config(synthetic_data_dir, tmp_path, train_splits=splits, val_split=val))
+
+
+def test_bad_profile_steps_flag_is_refused():
+  result = run_cli("--profile_steps=10", "--weights=none")
+  assert result.returncode == 1 and "Traceback" not in result.stderr and "first,last" in result.stderr
