@@ -14,11 +14,3 @@ def tiny_synthetic(tmp_path_factory):
   from tests.cnmc_tfds.helpers import build_tiny_synthetic
   return build_tiny_synthetic(tmp_path_factory.mktemp("tiny_synthetic"))
 
-
-@pytest.fixture(scope="session")
-def synthetic_data_dir(tmp_path_factory):
-  """A TFDS data_dir holding cnmc/synthetic, built once per test session (~30 s)."""
-  from tests.cnmc_tfds.helpers import build
-  data_dir = tmp_path_factory.mktemp("tfds")
-  build(data_dir, config="synthetic")
-  return str(data_dir)

@@ -27,11 +27,11 @@ def load_builder(config: TrainConfig) -> tfds.core.DatasetBuilder:
           "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it before training.")
     logging.info("Building %s in %s (once) ...", config.dataset, builder.data_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
-  _check_splits(builder, config)
   return builder
 
 
-def _check_splits(builder, config: TrainConfig) -> None:
+def check_splits(builder, config: TrainConfig) -> None:
+  """Training and validation splits exist, are labelled, and do not overlap."""
   known = set(builder.info.splits)
   for split in (*config.train_splits, config.val_split):
     if split not in known:
@@ -66,3 +66,9 @@ def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.dist
 
 def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:
   return make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=config.batch_size)
+
+
+def sample_images(builder, config: TrainConfig, image_size: int, count: int = 8):
+  """A few validation images, (count, S, S, 3) uint8, read without filling any cache."""
+  dataset = make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=count, cache=None)
+  return next(iter(dataset))[0].numpy()

@@ -85,6 +85,6 @@ def config_from_flags() -> TrainConfig:
   for name in ("batch_size", "epochs"):
     if values[name] < 1:
       raise TrainerError(f"--{name} must be at least 1, got {values[name]}.")
-  if not 0 <= values["warmup_epochs"] <= values["epochs"]:
+  if values["warmup_epochs"] < 0 or (values["weights"] != "none" and values["warmup_epochs"] > values["epochs"]):
     raise TrainerError(f"--warmup_epochs must be between 0 and --epochs ({values['epochs']}).")
   return TrainConfig(**values)

@@ -117,8 +117,12 @@ def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
     model.export(os.path.join(model_dir, "saved_model"), format="tf_saved_model", verbose=False)
 
 
-def run(config: TrainConfig, extra_callbacks=()) -> dict:
-  """Trains as configured; returns the results also written to <model_dir>/results.json."""
+def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
+  """Trains as configured; returns the results also written to <model_dir>/results.json.
+
+  builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
+  custom synthetic configs this way).
+  """
   backbone = backbones.get_backbone(config.backbone)
   image_size = config.image_size or backbone.default_size
   backbones.check_image_size(backbone, image_size)
@@ -136,12 +140,13 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
     tf.config.experimental.enable_op_determinism()
   runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic)
   keras.mixed_precision.set_global_policy(runtime.precision)
-  builder = data.load_builder(config)
+  builder = builder or data.load_builder(config)
+  data.check_splits(builder, config)
   _write_config(model_dir, config, runtime, builder, image_size)
 
   train_ds, steps, class_weight = data.train_input(builder, config, image_size, runtime.strategy)
   val_ds = data.val_input(builder, config, image_size)
-  sample_images = next(iter(val_ds))[0][:8].numpy()
+  sample_images = data.sample_images(builder, config, image_size)
   with runtime.strategy.scope():
     model, base = build_classifier(backbone, image_size, weights, AUGMENTATIONS[config.augmentation],
                                    config.dropout, config.seed)

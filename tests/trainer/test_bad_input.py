@@ -68,8 +68,8 @@ def test_image_size_below_the_backbone_minimum_is_refused(tmp_path):
                             model_dir=str(tmp_path)))
 
 
-def test_model_dir_with_other_settings_is_refused(tmp_path, synthetic_data_dir):
-  config = tiny_config(synthetic_data_dir, tmp_path)
+def test_model_dir_with_other_settings_is_refused(tmp_path):
+  config = tiny_config(tmp_path)
   (tmp_path / "config.json").write_text('{"flags": %s}' % __import__("json").dumps(
       dataclasses.asdict(dataclasses.replace(config, batch_size=64))))
   with pytest.raises(TrainerError, match="batch_size: 64 there, 8 now"):
@@ -79,12 +79,22 @@ def test_model_dir_with_other_settings_is_refused(tmp_path, synthetic_data_dir):
 
 @pytest.mark.parametrize("splits,val,message", [(("fold_0", "test"), "validation", "unlabelled"),
                                                 (("fold_0",), "fold_0", "both sides"),
-                                                (("fold_9",), "validation", "not in cnmc/synthetic")])
-def test_bad_splits_are_refused(tmp_path, synthetic_data_dir, splits, val, message):
+                                                (("fold_9",), "validation", "not in cnmc/synthetic_tiny")])
+def test_bad_splits_are_refused(tmp_path, tiny_synthetic, splits, val, message):
   with pytest.raises(TrainerError, match=message):
-    run(tiny_config(synthetic_data_dir, tmp_path, train_splits=splits, val_split=val))
+    run(tiny_config(tmp_path, train_splits=splits, val_split=val), builder=tiny_synthetic)
 
 
 def test_bad_profile_steps_flag_is_refused():
   result = run_cli("--profile_steps=10", "--weights=none")
   assert result.returncode == 1 and "Traceback" not in result.stderr and "first,last" in result.stderr
+
+
+def test_an_unbuilt_synthetic_dataset_is_built_on_demand(tmp_path, monkeypatch):
+  from cnmc_tfds.cnmc import synthetic_tree
+  from tests.cnmc_tfds.helpers import TINY
+  from trainer.data import load_builder
+  plan = synthetic_tree.plan_cells
+  monkeypatch.setattr(synthetic_tree, "plan_cells", lambda *args, **kwargs: plan(**TINY))  # seconds, not 30 s
+  builder = load_builder(dataclasses.replace(TrainConfig(), dataset="cnmc/synthetic", data_dir=str(tmp_path)))
+  assert builder.is_prepared() and builder.info.splits["fold_0"].num_examples > 0

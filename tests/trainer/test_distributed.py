@@ -15,14 +15,16 @@ SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import tensorflow_datasets as tfds
     from trainer.train import run
     from tests.trainer.helpers import tiny_config
-    run(tiny_config(sys.argv[1], sys.argv[2], strategy="mirrored", steps_per_epoch=2, validation_steps=1))
+    builder = tfds.builder_from_directory(sys.argv[1])
+    run(tiny_config(sys.argv[2], strategy="mirrored", steps_per_epoch=2, validation_steps=1), builder=builder)
 """)
 
 
-def test_mirrored_strategy_over_two_logical_cpus(synthetic_data_dir, tmp_path):
-  result = subprocess.run([sys.executable, "-c", SCRIPT, synthetic_data_dir, str(tmp_path)], cwd=REPO,
+def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
+  result = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_synthetic.data_dir), str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
   assert result.returncode == 0, result.stderr[-3000:]

@@ -15,9 +15,9 @@ from tests.trainer.helpers import history, read_json, tiny_config
 
 
 @pytest.fixture(scope="module")
-def finished_run(synthetic_data_dir, tmp_path_factory):
+def finished_run(tiny_synthetic, tmp_path_factory):
   model_dir = tmp_path_factory.mktemp("run")
-  results = run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4), saved_model=True))
+  results = run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), builder=tiny_synthetic)
   return model_dir, results
 
 
@@ -32,7 +32,7 @@ def test_resolved_configuration_is_written(finished_run):
   config = read_json(model_dir / "config.json")
   assert config["flags"]["backbone"] == "effnetb3" and config["resolved"]["image_size"] == 32
   assert config["resolved"]["precision"] == "float32" and config["resolved"]["xla"] is False  # CPU auto
-  assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic", "version": "1.0.0"}
+  assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic_tiny", "version": "1.0.0"}
   assert config["versions"]["tensorflow"] == tf.__version__
 
 
@@ -52,7 +52,7 @@ def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
   assert "confusion_matrix" in scalar_tags(model_dir / "logs" / "validation")
 
 
-def test_models_are_saved_and_serve_uint8_images(finished_run, synthetic_data_dir):
+def test_models_are_saved_and_serve_uint8_images(finished_run):
   model_dir, results = finished_run
   images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
   final = keras.models.load_model(results["final_model"])
@@ -76,15 +76,15 @@ def test_profile_has_step_markers(finished_run):
   assert step_time and float(step_time.group(1)) > 0, "the overview found no steps"
 
 
-def test_a_finished_run_is_not_trained_again(finished_run, synthetic_data_dir):
+def test_a_finished_run_is_not_trained_again(finished_run, tiny_synthetic):
   model_dir, results = finished_run
-  assert run(tiny_config(synthetic_data_dir, model_dir, profile_steps=(2, 4), saved_model=True)) == results
+  assert run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), builder=tiny_synthetic) == results
   assert len(history(model_dir)) == 2
 
 
-def test_loss_falls_over_a_few_dozen_steps(synthetic_data_dir, tmp_path):
-  config = tiny_config(synthetic_data_dir, tmp_path, epochs=4, steps_per_epoch=10, augmentation="none",
+def test_loss_falls_over_a_few_dozen_steps(tiny_synthetic, tmp_path):
+  config = tiny_config(tmp_path, epochs=4, steps_per_epoch=10, augmentation="none",
                        learning_rate=3e-3)
-  run(config)
+  run(config, builder=tiny_synthetic)
   losses = [row["loss"] for row in history(tmp_path)]
   assert losses[-1] < 0.8 * losses[0], losses

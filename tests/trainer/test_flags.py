@@ -1,0 +1,44 @@
+"""Flags become a TrainConfig; --quick fills in only what was not given."""
+
+import pytest
+from absl import flags
+
+from trainer import flags as trainer_flags
+from trainer.errors import TrainerError
+
+FLAGS = flags.FLAGS
+
+
+@pytest.fixture
+def parse():
+  def parse(*argv):
+    FLAGS.unparse_flags()
+    FLAGS(["trainer", *argv])
+    return trainer_flags.config_from_flags()
+  yield parse
+  FLAGS.unparse_flags()
+
+
+def test_defaults_are_the_dataclass_defaults(parse):
+  config = parse()
+  assert config.backbone == "effnetb3" and config.train_splits == ("fold_0", "fold_1", "fold_2")
+  assert config.profile_steps == (0, 0) and config.image_size == 0
+
+
+def test_quick_fills_in_only_what_was_not_given(parse):
+  config = parse("--quick", "--image_size=128")
+  assert config.image_size == 128  # explicit wins
+  assert (config.batch_size, config.epochs, config.steps_per_epoch) == (8, 2, 4)
+
+
+def test_lists_and_ranges_are_parsed(parse):
+  config = parse("--train_splits=fold_0,fold_2", "--profile_steps=5,9", "--backbone=inception_resnet_v2")
+  assert config.train_splits == ("fold_0", "fold_2") and config.profile_steps == (5, 9)
+
+
+@pytest.mark.parametrize("argv,message", [(["--profile_steps=9,5"], "first <= last"),
+                                          (["--epochs=0"], "at least 1"),
+                                          (["--epochs=2", "--warmup_epochs=3"], "warmup_epochs")])
+def test_inconsistent_flags_are_refused(parse, argv, message):
+  with pytest.raises(TrainerError, match=message):
+    parse(*argv)
