@@ -25,6 +25,8 @@ import time
 
 from absl import app, flags, logging
 
+from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
+
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.")
@@ -33,9 +35,6 @@ _IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a
 _DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
                                 "Where the synthetic download and TFRecords are built (reused).")
 _OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write the JSON results.")
-
-# The seed approach's augmentation ranges, in each API's own units.
-ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = 20.0, 0.2, 0.2, 0.2
 
 
 def _rate(batches, images_per_batch: int, seconds: float) -> float:
@@ -51,32 +50,6 @@ def _time_batches(iterator, n: int, warmup: int = 1) -> float:
     batch = next(iterator)
   _ = batch[0][0, 0, 0, 0].numpy() if hasattr(batch[0], "numpy") else None  # make sure work is done
   return time.perf_counter() - start
-
-
-def build_benchmark_data(data_dir: str, images_scale: float):
-  """The synthetic dataset at the requested scale; returns (builder, training-folder with all/ hem/)."""
-  from cnmc_tfds.cnmc import layout
-  from cnmc_tfds.cnmc.cnmc_dataset_builder import Builder, CnmcConfig
-  config = CnmcConfig(name=f"synthetic_bench_{images_scale:g}", synthetic=True, images_scale=images_scale,
-                      subjects_scale=1.0, description="Benchmark data.")
-  builder = Builder(config=config, data_dir=data_dir)
-  builder.download_and_prepare()
-  # The BMP download it was built from (tfds' default download folder is <data_dir>/downloads).
-  tree = builder.synthetic_download_path(os.path.join(data_dir, "downloads")) / layout.KAGGLE_ROOT
-  return builder, _merged_class_folders(tree / "training_data", os.path.join(data_dir, f"{config.name}_flat"))
-
-
-def _merged_class_folders(training_data, target: str) -> str:
-  """One folder with all/ and hem/ holding symlinks to every fold's BMPs (what *_from_directory want)."""
-  if not os.path.isdir(target):
-    staging = target + ".incomplete"
-    for fold in sorted(training_data.iterdir()):
-      for class_dir in fold.iterdir():
-        os.makedirs(os.path.join(staging, class_dir.name), exist_ok=True)
-        for image in class_dir.iterdir():
-          os.symlink(image, os.path.join(staging, class_dir.name, image.name))
-    os.rename(staging, target)
-  return target
 
 
 def measure_seed_baseline(folder: str, size: int, batch: int, batches: int) -> float | None:

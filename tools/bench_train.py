@@ -37,7 +37,7 @@ def measure_seed(folder: str, backbone_name: str, size: int, batch: int, steps: 
     logging.warning("Skipping the seed approach: install the `baseline` extra (tf-keras, scipy).")
     return None
   import keras
-  from tools.bench_pipeline import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM
+  from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM
   from trainer import backbones
   from trainer.callbacks import ThroughputAndLearningRate
   from trainer.model import build_classifier
@@ -76,7 +76,7 @@ def measure_system(data_dir: str, builder, backbone_name: str, size: int, batch:
 
 def main(argv):
   del argv
-  from tools.bench_pipeline import build_benchmark_data
+  from tools.bench_data import build_benchmark_data
   logging.set_verbosity(logging.WARNING)
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
   print(f"Building the benchmark data in {_DATA_DIR.value} (once; reused afterwards) ...", flush=True)

@@ -39,7 +39,7 @@ def summarise(xplanes: list[str]) -> dict:
   if step_ms is None or float(step_ms) == 0:
     raise ValueError("The profile has no step markers: no step time can be reported.")
   return {
-      "steps_seen": len(re.findall(r'\{"c":\[\{"v":"\d+"', page)),
+      "steps_seen": len(re.findall(r"Step \w+ \d+, duration", page)),  # one tooltip per profiled step
       "step_time_ms": float(step_ms),
       "input_wait_ms": float(wait_ms or 0.0),
       "input_wait_share": float(wait_ms or 0.0) / float(step_ms),

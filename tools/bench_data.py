@@ -1,0 +1,32 @@
+"""What the benchmarks share: the synthetic benchmark data and the seed's augmentation ranges."""
+
+import os
+
+# The seed approach's augmentation ranges, in each API's own units.
+ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = 20.0, 0.2, 0.2, 0.2
+
+
+def build_benchmark_data(data_dir: str, images_scale: float):
+  """The synthetic dataset at the requested scale; returns (builder, training-folder with all/ hem/)."""
+  from cnmc_tfds.cnmc import layout
+  from cnmc_tfds.cnmc.cnmc_dataset_builder import Builder, CnmcConfig
+  config = CnmcConfig(name=f"synthetic_bench_{images_scale:g}", synthetic=True, images_scale=images_scale,
+                      subjects_scale=1.0, description="Benchmark data.")
+  builder = Builder(config=config, data_dir=data_dir)
+  builder.download_and_prepare()
+  # The BMP download it was built from (tfds' default download folder is <data_dir>/downloads).
+  tree = builder.synthetic_download_path(os.path.join(data_dir, "downloads")) / layout.KAGGLE_ROOT
+  return builder, _merged_class_folders(tree / "training_data", os.path.join(data_dir, f"{config.name}_flat"))
+
+
+def _merged_class_folders(training_data, target: str) -> str:
+  """One folder with all/ and hem/ holding symlinks to every fold's BMPs (what *_from_directory want)."""
+  if not os.path.isdir(target):
+    staging = target + ".incomplete"
+    for fold in sorted(training_data.iterdir()):
+      for class_dir in fold.iterdir():
+        os.makedirs(os.path.join(staging, class_dir.name), exist_ok=True)
+        for image in class_dir.iterdir():
+          os.symlink(image, os.path.join(staging, class_dir.name, image.name))
+    os.rename(staging, target)
+  return target
