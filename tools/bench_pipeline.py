@@ -20,20 +20,17 @@ Prints a table with ratios to (1) and (2) and writes JSON.
 import json
 import os
 import platform
-import tempfile
 import time
 
 from absl import app, flags, logging
 
+from tools import bench_data
 from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.")
 _WARM_EPOCHS = flags.DEFINE_integer("warm_epochs", 3, "Epochs timed once the cache is full.")
-_IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
-_DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
-                                "Where the synthetic download and TFRecords are built (reused).")
 _OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write the JSON results.")
 
 
@@ -157,8 +154,8 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # tfds logs every dataset it opens
   size, batch, batches = _IMAGE_SIZE.value, _BATCH_SIZE.value, _BATCHES.value
-  print(f"Building the benchmark data in {_DATA_DIR.value} (once; reused afterwards) ...", flush=True)
-  builder, folder = build_benchmark_data(_DATA_DIR.value, _IMAGES_SCALE.value)
+  print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
+  builder, folder = build_benchmark_data(bench_data.DATA_DIR.value, bench_data.IMAGES_SCALE.value)
   results = {}
   steps = [("seed", lambda: measure_seed_baseline(folder, size, batch, batches)),
            ("keras3", lambda: measure_keras3_baseline(folder, size, batch, batches)),

@@ -14,18 +14,16 @@ Writes JSON and prints a table.
 
 import json
 import os
-import tempfile
 import time
 
 from absl import app, flags, logging
+
+from tools import bench_data
 
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "Backbone for both.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size for both.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Training steps per epoch; the second epoch is timed.")
-_IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
-_DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
-                                "Where the synthetic download and TFRecords are built (reused).")
 _OUTPUT = flags.DEFINE_string("output", "bench_train.json", "Where to write the JSON results.")
 
 
@@ -80,12 +78,12 @@ def main(argv):
   from tools.bench_data import build_benchmark_data
   logging.set_verbosity(logging.WARNING)
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
-  print(f"Building the benchmark data in {_DATA_DIR.value} (once; reused afterwards) ...", flush=True)
-  builder, folder = build_benchmark_data(_DATA_DIR.value, _IMAGES_SCALE.value)
+  print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
+  builder, folder = build_benchmark_data(bench_data.DATA_DIR.value, bench_data.IMAGES_SCALE.value)
   print("[1/2] training with ImageDataGenerator (seed) ...", flush=True)
   seed = measure_seed(folder, _BACKBONE.value, size, batch, steps)
   print("[2/2] training with the full system ...", flush=True)
-  system = measure_system(_DATA_DIR.value, builder, _BACKBONE.value, size, batch, steps)
+  system = measure_system(bench_data.DATA_DIR.value, builder, _BACKBONE.value, size, batch, steps)
   rate = system["images_per_second"]
   print(f"{'what':40}{'img/s':>10}")
   print(f"{'seed: ImageDataGenerator + fit':40}{seed if seed is not None else float('nan'):10.1f}")
