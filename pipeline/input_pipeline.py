@@ -100,16 +100,18 @@ def class_weights(counts: dict[int, int]) -> dict[int, float]:
 def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, batch_size: int,
                        balance: str = "oversample", cache: str | None = "memory",
                        shuffle_buffer: int = 2048, seed: int | None = None, deterministic: bool = False,
-                       input_context: tf.distribute.InputContext | None = None) -> TrainInput:
+                       input_context: tf.distribute.InputContext | None = None,
+                       class_counts: dict[int, int] | None = None) -> TrainInput:
   """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
 
   balance: "oversample" draws HEM and ALL with equal probability (each class has its own cache),
     "class_weight" keeps the natural stream and returns weights for the loss, "none" neither.
   batch_size is global; with an input_context each replica's pipeline gets its share.
+  class_counts: the split's label counts if the caller has them (saves a pass over the records).
   """
   if balance not in BALANCE_MODES:
     raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}.")
-  counts = count_labels(builder, split)
+  counts = class_counts or count_labels(builder, split)
   local_batch = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
   decode = decode_and_resize(image_size)
 

@@ -50,12 +50,13 @@ def train_split(config: TrainConfig) -> str:
 
 def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy):
   """(dataset, steps_per_epoch, class_weight); one input pipeline per worker under a strategy."""
+  counts = count_labels(builder, train_split(config))
+
   def dataset_fn(input_context=None):
     return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
-                              input_context=input_context).dataset
+                              input_context=input_context, class_counts=counts).dataset
 
-  counts = count_labels(builder, train_split(config))
   logging.info("Training on %s: %d HEM, %d ALL images.", train_split(config), counts[0], counts[1])
   steps = config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
   class_weight = class_weights(counts) if config.balance == "class_weight" else None
