@@ -32,18 +32,23 @@ class TrainInput:
   class_weight: dict[int, float] | None  # for fit(class_weight=...) when balance="class_weight"
 
 
+def resize_cells(image: tf.Tensor, image_size: int) -> tf.Tensor:
+  """(..., 450, 450, 3) uint8 -> (..., S, S, 3) uint8, as every input path of the project resizes."""
+  if image_size == STORED_SIZE:
+    return image
+  # "area" averages the source pixels under each target pixel: alias-free when shrinking, and
+  # half the cost of bilinear with antialias (measured in BUILD.md).
+  method = "area" if image_size < STORED_SIZE else "bilinear"
+  image = tf.image.resize(image, (image_size, image_size), method=method)
+  return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+
+
 def decode_and_resize(image_size: int):
-  """Op factory: {"image": PNG bytes, "label"} -> {"image": (S, S, 3) uint8, "label": int32}."""
+  """Op factory: {"image": PNG bytes, "label", ...} -> {"image": (S, S, 3) uint8, "label": int32, ...}."""
   def op(example: dict) -> dict:
     image = tf.io.decode_png(example["image"], channels=3)
     image.set_shape((STORED_SIZE, STORED_SIZE, 3))  # the builder guarantees it
-    if image_size != STORED_SIZE:
-      # "area" averages the source pixels under each target pixel: alias-free when shrinking, and
-      # half the cost of bilinear with antialias (measured in BUILD.md).
-      method = "area" if image_size < STORED_SIZE else "bilinear"
-      image = tf.image.resize(image, (image_size, image_size), method=method)
-      image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
-    return {"image": image, "label": tf.cast(example["label"], tf.int32)}
+    return {**example, "image": resize_cells(image, image_size), "label": tf.cast(example["label"], tf.int32)}
   return op
 
 
@@ -64,8 +69,8 @@ def _options(deterministic: bool, sharded_by_files: bool) -> tf.data.Options:
 
 
 def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
-          input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-  """The split's records as {"image": PNG bytes, "label"}; TFDS' own image decode is skipped."""
+          input_context: tf.distribute.InputContext | None, metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
+  """The split's records as {"image": PNG bytes, "label", *metadata}; TFDS' own image decode is skipped."""
   read_config = tfds.ReadConfig(
       shuffle_seed=seed, input_context=input_context,
       try_autocache=False,  # we cache decoded, resized images ourselves
@@ -73,7 +78,7 @@ def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
       interleave_cycle_length=_AUTOTUNE)
   dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config,
                                decoders={"image": tfds.decode.SkipDecoding()})
-  return dataset.map(lambda ex: {"image": ex["image"], "label": ex["label"]})
+  return dataset.map(lambda ex: {key: ex[key] for key in ("image", "label", *metadata)})
 
 
 def _cache(dataset: tf.data.Dataset, cache: str | None, suffix: str) -> tf.data.Dataset:
@@ -135,10 +140,16 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
 
 
 def make_eval_dataset(builder, split: str = "validation", *, image_size: int, batch_size: int,
-                      cache: str | None = "memory") -> tf.data.Dataset:
-  """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels)."""
-  dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None)
+                      cache: str | None = "memory", metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
+  """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels).
+
+  metadata: feature names to keep (e.g. "subject_id", "file_name"); with any, the batches are dicts
+    {"image", "label", *metadata} instead of (images, labels) pairs.
+  """
+  dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None, metadata=metadata)
   dataset = dataset.map(decode_and_resize(image_size), num_parallel_calls=_AUTOTUNE)
   dataset = _cache(dataset, cache, suffix="_eval")
-  dataset = dataset.batch(batch_size).map(to_supervised).prefetch(_AUTOTUNE)
-  return dataset.with_options(_options(deterministic=True, sharded_by_files=False))
+  dataset = dataset.batch(batch_size)
+  if not metadata:
+    dataset = dataset.map(to_supervised)
+  return dataset.prefetch(_AUTOTUNE).with_options(_options(deterministic=True, sharded_by_files=False))

@@ -10,23 +10,23 @@ from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
 
-def load_builder(config: TrainConfig) -> tfds.core.DatasetBuilder:
+def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
   """The dataset's builder, built first if needed (synthetic: drawn here; real: from --manual_dir)."""
   try:
-    builder = tfds.builder(config.dataset, data_dir=config.data_dir)
+    builder = tfds.builder(dataset, data_dir=data_dir)
   except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-    raise TrainerError(f"--dataset={config.dataset!r}: {error}".split("\n")[0] +
+    raise TrainerError(f"--dataset={dataset!r}: {error}".split("\n")[0] +
                        " Use cnmc/synthetic, cnmc/synthetic_full or cnmc/real.") from None
   if not builder.is_prepared():
     synthetic = getattr(builder.builder_config, "synthetic", False)
-    if not synthetic and not config.manual_dir:
+    if not synthetic and not manual_dir:
       raise TrainerError(
-          f"The dataset {config.dataset} is not built in {builder.data_dir}. Build it from your download with\n"
-          f"  tfds build {config.dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
-          + (f" --data_dir={config.data_dir}" if config.data_dir else "") +
-          "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it before training.")
-    logging.info("Building %s in %s (once) ...", config.dataset, builder.data_dir)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+          f"The dataset {dataset} is not built in {builder.data_dir}. Build it from your download with\n"
+          f"  tfds build {dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
+          + (f" --data_dir={data_dir}" if data_dir else "") +
+          "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
+    logging.info("Building %s in %s (once) ...", dataset, builder.data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   return builder
 
 

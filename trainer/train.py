@@ -140,7 +140,7 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
     tf.config.experimental.enable_op_determinism()
   runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic)
   keras.mixed_precision.set_global_policy(runtime.precision)
-  builder = builder or data.load_builder(config)
+  builder = builder or data.load_builder(config.dataset, config.data_dir, config.manual_dir)
   data.check_splits(builder, config)
   _write_config(model_dir, config, runtime, builder, image_size)
 

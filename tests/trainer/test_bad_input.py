@@ -96,5 +96,5 @@ def test_an_unbuilt_synthetic_dataset_is_built_on_demand(tmp_path, monkeypatch):
   from trainer.data import load_builder
   plan = synthetic_tree.plan_cells
   monkeypatch.setattr(synthetic_tree, "plan_cells", lambda *args, **kwargs: plan(**TINY))  # seconds, not 30 s
-  builder = load_builder(dataclasses.replace(TrainConfig(), dataset="cnmc/synthetic", data_dir=str(tmp_path)))
+  builder = load_builder("cnmc/synthetic", data_dir=str(tmp_path))
   assert builder.is_prepared() and builder.info.splits["fold_0"].num_examples > 0

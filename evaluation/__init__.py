@@ -1,0 +1,1 @@
+"""Evaluating, explaining and applying trained classifiers (the library behind tools/)."""

@@ -1,0 +1,104 @@
+"""A trained classifier, and its P(ALL) for every image of a dataset, with optional TTA.
+
+Test-time augmentation averages the 8 symmetries of the square (4 rotations by 90 degrees, each
+also mirrored): cells have no orientation, and these 8 move pixels without resampling them.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import pipeline.augment  # noqa: F401  (registers the augmentation layer for loading)
+import trainer.metrics  # noqa: F401  (registers the metrics for loading)
+from evaluation.errors import EvaluationError
+
+TTA_VIEWS = 8
+
+
+def resolve_model(model: str | None, model_dir: str | None) -> str:
+  """The .keras file to load: --model as given, or --model_dir's best.keras (else model.keras)."""
+  if bool(model) == bool(model_dir):
+    raise EvaluationError("Pass exactly one of --model=<file.keras> and --model_dir=<a trainer run directory>.")
+  if model:
+    if not os.path.isfile(model) or not model.endswith(".keras"):
+      raise EvaluationError(f"--model={model}: not a .keras file (the trainer writes best.keras and model.keras).")
+    return model
+  for name in ("best.keras", "model.keras"):
+    if os.path.isfile(os.path.join(model_dir, name)):
+      return os.path.join(model_dir, name)
+  raise EvaluationError(f"--model_dir={model_dir} holds neither best.keras nor model.keras: is it a finished "
+                     "(or at least once validated) training run of `python -m trainer`?")
+
+
+def run_config(model_path: str) -> dict:
+  """The config.json of the run the model comes from ({} if there is none): its dataset and splits."""
+  path = os.path.join(os.path.dirname(model_path), "config.json")
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_classifier(model_path: str) -> tuple[keras.Model, int]:
+  """(model, its input size). Only the weights and graph are loaded; no optimizer state."""
+  try:
+    model = keras.saving.load_model(model_path, compile=False)
+  except (OSError, ValueError) as error:
+    raise EvaluationError(f"Cannot load the model '{model_path}': {error}".split("\n")[0]) from None
+  shape = model.input_shape
+  if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
+    raise EvaluationError(f"'{model_path}' takes inputs of shape {shape}; expected (None, S, S, 3) cell images.")
+  return model, int(shape[1])
+
+
+def dihedral_views(images: tf.Tensor) -> tf.Tensor:
+  """(B, S, S, C) -> (8 * B, S, S, C): the 4 rotations by 90 degrees, then each of them mirrored."""
+  rotations = [tf.image.rot90(images, k) for k in range(4)]
+  return tf.concat(rotations + [tf.image.flip_left_right(r) for r in rotations], axis=0)
+
+
+def make_predict_fn(model: keras.Model, tta: bool):
+  """(B, S, S, 3) uint8 -> (B,) float32 P(ALL), averaged over the 8 views with tta."""
+  @tf.function(reduce_retracing=True)
+  def predict(images):
+    if not tta:
+      return tf.reshape(tf.cast(model(images, training=False), tf.float32), (-1,))
+    batch = tf.shape(images)[0]
+    probabilities = tf.cast(model(dihedral_views(images), training=False), tf.float32)
+    return tf.reduce_mean(tf.reshape(probabilities, (TTA_VIEWS, batch)), axis=0)
+  return predict
+
+
+def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=None) -> dict:
+  """Runs the model over dict batches {"image", ...}; returns {"probability" or "probability_tta": (N,),
+  and every other key: (N,) numpy}. tta_modes: (False,), (True,) or (False, True) for both."""
+  predict_fns = {tta: make_predict_fn(model, tta) for tta in tta_modes}
+  columns: dict[str, list] = {}
+  for batch in batches:
+    for tta, predict in predict_fns.items():
+      columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
+    for key, value in batch.items():
+      if key != "image":
+        columns.setdefault(key, []).append(np.asarray(value))
+    if progress:
+      progress(len(batch["image"]))
+  if not columns:
+    raise EvaluationError("There are no images to predict.")
+  return {key: np.concatenate(parts) for key, parts in columns.items()}
+
+
+class Progress:
+  """Counts images and prints a line every `every` of them (long runs show they are alive)."""
+
+  def __init__(self, total: int | None, every: int = 256, what: str = "images"):
+    self.total, self.every, self.what, self.done, self._next = total, every, what, 0, every
+
+  def __call__(self, count: int) -> None:
+    self.done += count
+    if self.done >= self._next or self.done == self.total:
+      of = f"/{self.total}" if self.total else ""
+      print(f"  {self.done}{of} {self.what}", flush=True)
+      self._next = self.done + self.every

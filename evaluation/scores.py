@@ -1,0 +1,80 @@
+"""The numbers a C-NMC paper reports, from labels and P(ALL): per cell, and per subject.
+
+Positive class = ALL (1), as the challenge scored; a cell is called ALL when P(ALL) >= threshold.
+The challenge metric is scikit-learn's f1_score(average="weighted"), which participants used.
+"""
+
+import numpy as np
+from sklearn import metrics
+
+from cnmc_tfds.cnmc.filenames import ALL, CLASS_NAMES, HEM
+
+
+def classification_scores(labels, probabilities, threshold: float = 0.5) -> dict:
+  """Accuracy, weighted and macro F1, AUC, sensitivity (ALL recall), specificity (HEM recall), counts.
+
+  AUC is None when the labels hold one class only (it is undefined then).
+  """
+  labels = np.asarray(labels, np.int64)
+  probabilities = np.asarray(probabilities, np.float64)
+  if labels.shape != probabilities.shape or labels.ndim != 1 or not len(labels):
+    raise ValueError(f"need two equal-length 1-D arrays, got {labels.shape} and {probabilities.shape}")
+  predicted = (probabilities >= threshold).astype(np.int64)
+  (tn, fp), (fn, tp) = metrics.confusion_matrix(labels, predicted, labels=[HEM, ALL])
+  recall = metrics.recall_score(labels, predicted, labels=[HEM, ALL], average=None, zero_division=0.0)
+  both_classes = len(np.unique(labels)) == 2
+  return {
+      "images": int(len(labels)),
+      "accuracy": float(metrics.accuracy_score(labels, predicted)),
+      "weighted_f1": float(metrics.f1_score(labels, predicted, labels=[HEM, ALL], average="weighted",
+                                            zero_division=0.0)),
+      "macro_f1": float(metrics.f1_score(labels, predicted, labels=[HEM, ALL], average="macro",
+                                         zero_division=0.0)),
+      "auc": float(metrics.roc_auc_score(labels, probabilities)) if both_classes else None,
+      "sensitivity": float(recall[ALL]),
+      "specificity": float(recall[HEM]),
+      "confusion": {"tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn)},
+  }
+
+
+def subject_scores(labels, probabilities, subjects, threshold: float = 0.5) -> dict:
+  """Per subject: cells, true class, accuracy, mean P(ALL) and the majority vote of its cells.
+
+  A subject's vote is the class most of its cells are called; a tie goes to the mean probability.
+  Returns {"subjects": [row, ...] (sorted by id), "vote_accuracy": share of subjects voted right}.
+  """
+  labels, probabilities = np.asarray(labels), np.asarray(probabilities, np.float64)
+  subjects = np.asarray([s.decode() if isinstance(s, bytes) else str(s) for s in subjects])
+  rows = []
+  for subject in sorted(set(subjects)):
+    mine = subjects == subject
+    truth = np.unique(labels[mine])
+    if len(truth) != 1:
+      raise ValueError(f"subject {subject!r} has cells of both classes; subject ids must name one person")
+    called_all = probabilities[mine] >= threshold
+    share_all, mean_probability = float(called_all.mean()), float(probabilities[mine].mean())
+    vote = ALL if share_all > 0.5 or (share_all == 0.5 and mean_probability >= threshold) else HEM
+    rows.append({"subject": subject, "label": CLASS_NAMES[int(truth[0])], "cells": int(mine.sum()),
+                 "accuracy": float((called_all == (truth[0] == ALL)).mean()),
+                 "mean_probability_all": mean_probability, "vote": CLASS_NAMES[vote]})
+  return {"subjects": rows, "vote_accuracy": float(np.mean([r["vote"] == r["label"] for r in rows]))}
+
+
+def format_scores(columns: dict[str, dict]) -> str:
+  """A plain-text table: one row per score, one column per name (e.g. "plain", "tta")."""
+  names = ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity")
+  lines = [f"{'':14}" + "".join(f"{c:>12}" for c in columns)]
+  for name in names:
+    cells = ("n/a" if s[name] is None else f"{s[name]:.4f}" for s in columns.values())
+    lines.append(f"{name:14}" + "".join(f"{c:>12}" for c in cells))
+  return "\n".join(lines)
+
+
+def format_subjects(per_subject: dict) -> str:
+  lines = [f"{'subject':>10} {'class':>6} {'cells':>6} {'accuracy':>9} {'P(ALL)':>7} {'vote':>5}"]
+  for r in per_subject["subjects"]:
+    lines.append(f"{r['subject']:>10} {r['label']:>6} {r['cells']:>6} {r['accuracy']:>9.3f} "
+                 f"{r['mean_probability_all']:>7.3f} {r['vote']:>5}")
+  lines.append(f"subject-level vote accuracy: {per_subject['vote_accuracy']:.3f} "
+               f"({len(per_subject['subjects'])} subjects)")
+  return "\n".join(lines)
