@@ -1,0 +1,123 @@
+"""Grad-CAM heatmaps for a sample of correctly and wrongly classified validation cells.
+
+  python -m tools.gradcam --model_dir=runs/cnmc-synthetic-effnetb3-300px
+  python -m tools.gradcam --model=best.keras --dataset=cnmc/real --split=validation --count=16
+
+Each tile shows the cell and its heatmap (red: where the evidence for the called class was), with
+the true class, the call and P(ALL). Writes to --output_dir (default <model's folder>/gradcam-<split>):
+correct.png, wrong.png, cells.json (which cells) and the same pictures for TensorBoard in logs/.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from tools import model_flags
+
+SPLIT = flags.DEFINE_string("split", None, "Labelled split to sample from; default: the run's validation "
+                            "split (from its config.json), else validation.")
+COUNT = flags.DEFINE_integer("count", 8, "Cells per group (correct, wrong).", lower_bound=1)
+SEED = flags.DEFINE_integer("seed", 0, "Seed of the sample.")
+
+_TILE_COLUMNS = 2  # cell | overlay pairs per row of the picture
+_MIN_SIDE = 150  # pixels a cell is shown at, at least
+
+
+def _caption_tile(image, heat_overlay, label: int, probability: float, name: str):
+  """[cell | overlay] with a caption strip above: true class, call and P(ALL)."""
+  import numpy as np
+  from PIL import Image, ImageDraw
+  pair = Image.fromarray(np.concatenate([image, heat_overlay], axis=1))
+  scale = max(1, -(-_MIN_SIDE // image.shape[0]))  # small inputs are enlarged to be seen
+  pair = pair.resize((pair.width * scale, pair.height * scale), Image.NEAREST)
+  canvas = Image.new("RGB", (max(pair.width, 240), pair.height + 30), "white")
+  canvas.paste(pair, (0, 30))
+  called = "ALL" if probability >= model_flags.THRESHOLD.value else "HEM"
+  ImageDraw.Draw(canvas).text((2, 2), f"{name}\ntrue {'ALL' if label else 'HEM'}, called {called}, "
+                              f"P(ALL) {probability:.2f}", fill="black")
+  return np.asarray(canvas)
+
+
+def _sample(predicted: dict, count: int, seed: int) -> dict[str, list[int]]:
+  """Indices of up to `count` correctly and `count` wrongly called cells, drawn at random."""
+  import numpy as np
+  called = (predicted["probability"] >= model_flags.THRESHOLD.value).astype(int)
+  correct = called == predicted["label"]
+  rng = np.random.default_rng(seed)
+  return {group: sorted(rng.permutation(np.flatnonzero(mask))[:count].tolist())
+          for group, mask in (("correct", correct), ("wrong", ~correct))}
+
+
+def gradcam(model_path: str) -> str:
+  import numpy as np
+  import tensorflow as tf
+  from evaluation import inference, sources
+  from evaluation.gradcam import make_gradcam_fn, overlay
+  from evaluation.outputs import atomic_output_dir
+  from pipeline.input_pipeline import make_eval_dataset
+  from trainer.pictures import image_grid, save_picture
+
+  run_config = inference.run_config(model_path)
+  split = SPLIT.value or run_config.get("flags", {}).get("val_split", "validation")
+  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, model_flags.DATA_DIR.value)
+  sources.check_split(builder, split, labelled=True)
+  model, image_size = inference.load_classifier(model_path)
+
+  def batches():
+    return make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
+                             cache=None, metadata=("file_name",))
+
+  total = builder.info.splits[split].num_examples
+  print(f"Predicting {total} images of {builder.info.full_name} {split} to find correct and wrong calls ...")
+  predicted = inference.predict_dataset(model, batches(), progress=inference.Progress(total))
+  chosen = _sample(predicted, COUNT.value, SEED.value)
+  wanted = sorted(i for indices in chosen.values() for i in indices)
+  images, offset = {}, 0
+  for batch in batches():  # the split's order is fixed: read the chosen cells again
+    for i in wanted:
+      if offset <= i < offset + len(batch["image"]):
+        images[i] = batch["image"][i - offset].numpy()
+    offset += len(batch["image"])
+
+  explain = make_gradcam_fn(model)
+  output_dir = model_flags.default_output_dir(model_path, f"gradcam-{split}")
+  cells = {}
+  with atomic_output_dir(output_dir) as scratch:
+    writer = tf.summary.create_file_writer(os.path.join(scratch, "logs"))
+    for group, indices in chosen.items():
+      if not indices:
+        print(f"No {group} calls in {split}: no {group}.png.")
+        continue
+      stack = np.stack([images[i] for i in indices])
+      heatmaps, probabilities = (t.numpy() for t in explain(stack))
+      tiles = [_caption_tile(stack[k], over, int(predicted["label"][i]), float(probabilities[k]),
+                             predicted["file_name"][i].decode())
+               for k, (i, over) in enumerate(zip(indices, overlay(stack, heatmaps)))]
+      save_picture(image_grid(np.stack(tiles), columns=_TILE_COLUMNS), os.path.join(scratch, f"{group}.png"),
+                   writer, f"gradcam/{split}/{group}", 0)
+      cells[group] = [{"file_name": predicted["file_name"][i].decode(), "label": int(predicted["label"][i]),
+                       "probability_all": float(probabilities[k])} for k, i in enumerate(indices)]
+    writer.close()
+    with open(os.path.join(scratch, "cells.json"), "w") as f:
+      json.dump({"model": os.path.abspath(model_path), "split": split, **cells}, f, indent=2)
+  print(f"Grad-CAM of {len(chosen['correct'])} correct and {len(chosen['wrong'])} wrong cells in {output_dir}")
+  return output_dir
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
+  from cnmc_tfds.cnmc.errors import DatasetError
+  from evaluation import inference
+  from evaluation.errors import EvaluationError
+  try:
+    gradcam(inference.resolve_model(model_flags.MODEL.value, model_flags.MODEL_DIR.value))
+  except (EvaluationError, DatasetError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)
