@@ -62,7 +62,7 @@ def dihedral_views(images: tf.Tensor) -> tf.Tensor:
 
 def make_predict_fn(model: keras.Model, tta: bool):
   """(B, S, S, 3) uint8 -> (B,) float32 P(ALL), averaged over the 8 views with tta."""
-  @tf.function(reduce_retracing=True)
+  @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])  # one trace for any batch
   def predict(images):
     if not tta:
       return tf.reshape(tf.cast(model(images, training=False), tf.float32), (-1,))

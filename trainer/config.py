@@ -58,6 +58,14 @@ class TrainConfig:
     return dataclasses.asdict(self)
 
 
+def dataset_label(dataset: str) -> str:
+  """'cnmc-real' for cnmc/real; a prepared dataset's folder (<data_dir>/cnmc/<config>/<version>) by its
+  name and config too. For folder names such as runs/<label>-<backbone>."""
+  if os.path.isdir(dataset):
+    return "-".join(dataset.rstrip("/").split("/")[-3:-1])
+  return dataset.replace("/", "-")
+
+
 def check_model_dir(config: TrainConfig, model_dir: str) -> None:
   """A --model_dir holding a run with other settings is an error; the same settings resume it."""
   path = os.path.join(model_dir, "config.json")

@@ -1,5 +1,7 @@
 """The trainer's view of the data: find (or build) the dataset, and make its train and val inputs."""
 
+import os
+
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
@@ -11,12 +13,18 @@ from trainer.errors import TrainerError
 
 
 def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
-  """The dataset's builder, built first if needed (synthetic: drawn here; real: from --manual_dir)."""
+  """The dataset's builder, built first if needed (synthetic: drawn here; real: from --manual_dir).
+
+  dataset: a TFDS name/config such as cnmc/real, or the folder of a prepared one
+  (<data_dir>/cnmc/<config>/<version>), e.g. a custom synthetic config.
+  """
+  if os.path.isfile(os.path.join(dataset, "dataset_info.json")):
+    return tfds.builder_from_directory(dataset)
   try:
     builder = tfds.builder(dataset, data_dir=data_dir)
   except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
     raise TrainerError(f"--dataset={dataset!r}: {error}".split("\n")[0] +
-                       " Use cnmc/synthetic, cnmc/synthetic_full or cnmc/real.") from None
+                       " Use cnmc/synthetic, cnmc/synthetic_full, cnmc/real or the folder of a prepared dataset.") from None
   if not builder.is_prepared():
     synthetic = getattr(builder.builder_config, "synthetic", False)
     if not synthetic and not manual_dir:

@@ -14,7 +14,8 @@ flags.DEFINE_string("weights", _DEFAULT.weights,
                     "missing), 'none' (random init, no warm-up phase), or the path of a notop weights file.")
 flags.DEFINE_string("dataset", _DEFAULT.dataset,
                     "TFDS name/config: cnmc/synthetic (no download needed), cnmc/synthetic_full, or "
-                    "cnmc/real (your download; see --manual_dir). Built first if it is not built yet.")
+                    "cnmc/real (your download; see --manual_dir), or the folder of a prepared dataset "
+                    "(<data_dir>/cnmc/<config>/<version>). Built first if it is not built yet.")
 flags.DEFINE_string("data_dir", None, "TFDS data folder (default: TFDS_DATA_DIR or ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "Folder holding the C-NMC 2019 download, to build cnmc/real if needed.")
 flags.DEFINE_list("train_splits", list(_DEFAULT.train_splits), "Splits to train on (subject-disjoint folds).")

@@ -20,7 +20,7 @@ from absl import logging
 
 from trainer import backbones, data, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
-from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
+from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir, dataset_label
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.model import build_classifier, freeze_backbone, unfreeze_backbone
 from trainer.weights import resolve_weights
@@ -52,7 +52,7 @@ def plan_phases(config: TrainConfig, pretrained: bool) -> list[Phase]:
 
 
 def default_model_dir(config: TrainConfig, image_size: int) -> str:
-  return os.path.join("runs", f"{config.dataset.replace('/', '-')}-{config.backbone}-{image_size}px")
+  return os.path.join("runs", f"{dataset_label(config.dataset)}-{config.backbone}-{image_size}px")
 
 
 def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int) -> keras.optimizers.Optimizer:
