@@ -46,7 +46,7 @@ def subject_scores(labels, probabilities, subjects, threshold: float = 0.5) -> d
   labels, probabilities = np.asarray(labels), np.asarray(probabilities, np.float64)
   subjects = np.asarray([s.decode() if isinstance(s, bytes) else str(s) for s in subjects])
   rows = []
-  for subject in sorted(set(subjects)):
+  for subject in sorted(set(subjects.tolist())):
     mine = subjects == subject
     truth = np.unique(labels[mine])
     if len(truth) != 1:

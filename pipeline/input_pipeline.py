@@ -96,6 +96,18 @@ def count_labels(builder, split: str) -> dict[int, int]:
   return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
 
 
+def subjects_and_files(builder, split: str) -> tuple[set[str], set[str]]:
+  """The subject ids and file names in a split, read from the records without decoding any image."""
+  rows = _read(builder, split, shuffle_files=False, seed=None, input_context=None,
+               metadata=("subject_id", "file_name"))
+  rows = rows.map(lambda ex: (ex["subject_id"], ex["file_name"]), num_parallel_calls=_AUTOTUNE).batch(4096)
+  subjects, files = set(), set()
+  for subject_ids, file_names in rows:
+    subjects.update(s.decode() for s in subject_ids.numpy())
+    files.update(f.decode() for f in file_names.numpy())
+  return subjects, files
+
+
 def class_weights(counts: dict[int, int]) -> dict[int, float]:
   """Weights that make each class contribute equally to the loss: n / (2 * n_class)."""
   total = sum(counts.values())

@@ -7,7 +7,8 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 import cnmc_tfds  # noqa: F401  (registers cnmc)
-from pipeline.input_pipeline import class_weights, count_labels, make_eval_dataset, make_train_dataset
+from pipeline.input_pipeline import (class_weights, count_labels, make_eval_dataset, make_train_dataset,
+                                     subjects_and_files)
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
@@ -38,18 +39,35 @@ def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | No
   return builder
 
 
+def _base_splits(split: str) -> list[str]:
+  """'fold_0[:67%]+fold_1' -> ['fold_0', 'fold_1'] (TFDS split syntax: sums and slices)."""
+  return [part.split("[")[0].strip() for part in split.split("+")]
+
+
 def check_splits(builder, config: TrainConfig) -> None:
-  """Training and validation splits exist, are labelled, and do not overlap."""
+  """Training and validation splits exist, are labelled and share no image; shared subjects are
+  allowed (the leakage demonstration needs them) but warned about loudly."""
   known = set(builder.info.splits)
   for split in (*config.train_splits, config.val_split):
-    if split not in known:
-      raise TrainerError(f"The split {split!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
-  if "test" in config.train_splits or config.val_split == "test":
+    for base in _base_splits(split):
+      if base not in known:
+        raise TrainerError(f"The split {base!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
+  if "test" in {b for s in (*config.train_splits, config.val_split) for b in _base_splits(s)}:
     raise TrainerError("The 'test' split is unlabelled (the challenge's final set): train and validate on "
                        "fold_0..fold_2 and validation.")
   if config.val_split in config.train_splits:
     raise TrainerError(f"--val_split={config.val_split} is also in --train_splits: its subjects would be "
                        "on both sides.")
+  train_subjects, train_files = subjects_and_files(builder, train_split(config))
+  val_subjects, val_files = subjects_and_files(builder, config.val_split)
+  if train_files & val_files:
+    raise TrainerError(f"--train_splits and --val_split share {len(train_files & val_files)} images (e.g. "
+                       f"{sorted(train_files & val_files)[0]}): a model would be scored on images it trained on.")
+  shared = train_subjects & val_subjects
+  if shared:
+    logging.warning("%d of the %d validation subjects also have images in training (%s): the validation "
+                    "scores will be optimistic, as in a random image-level split. Split by subject (the folds) "
+                    "for honest numbers.", len(shared), len(val_subjects), ", ".join(sorted(shared)[:5]))
 
 
 def train_split(config: TrainConfig) -> str:

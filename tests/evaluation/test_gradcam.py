@@ -1,0 +1,39 @@
+"""Grad-CAM on both backbones: heatmaps of the image's size, in [0, 1], not constant."""
+
+import numpy as np
+import pytest
+
+from evaluation.errors import EvaluationError
+from evaluation.gradcam import make_gradcam_fn, overlay
+from trainer import backbones
+from trainer.config import AUGMENTATIONS
+from trainer.model import build_classifier
+
+
+@pytest.mark.parametrize("backbone, size, augmentation", [("effnetb3", 96, "cells"),
+                                                           ("inception_resnet_v2", 160, "none")])
+def test_heatmaps_have_the_image_shape_vary_and_come_with_the_models_probability(backbone, size, augmentation):
+  model, _ = build_classifier(backbones.get_backbone(backbone), size, None, AUGMENTATIONS[augmentation],
+                              dropout=0.3, seed=3)
+  images = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+  heatmaps, probabilities = (t.numpy() for t in make_gradcam_fn(model)(images))
+  assert heatmaps.shape == (2, size, size) and heatmaps.dtype == np.float32
+  assert heatmaps.min() >= 0.0 and heatmaps.max() <= 1.0 + 1e-6
+  for heatmap in heatmaps:
+    assert heatmap.std() > 1e-3 and heatmap.max() == pytest.approx(1.0, abs=1e-5)  # not constant, scaled
+  np.testing.assert_allclose(probabilities, model.predict(images, verbose=0)[:, 0], atol=1e-4)
+
+
+def test_overlay_keeps_shape_and_type():
+  images = np.zeros((2, 8, 8, 3), np.uint8)
+  heat = np.linspace(0, 1, 128, dtype=np.float32).reshape(2, 8, 8)
+  out = overlay(images, heat)
+  assert out.shape == (2, 8, 8, 3) and out.dtype == np.uint8 and out.max() > 0
+
+
+def test_a_model_without_a_backbone_is_refused():
+  import keras
+  inputs = keras.Input((8, 8, 3))
+  model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
+  with pytest.raises(EvaluationError, match="Grad-CAM needs a model built by the trainer"):
+    make_gradcam_fn(model)
