@@ -55,6 +55,10 @@ def _nothing():
   return None  # EfficientNet rescales and normalises inside the model
 
 
+def _to_zero_one():
+  return keras.layers.Rescaling(1 / 255, name="to_zero_one")
+
+
 def _to_minus_one_one():
   return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus_one_one")
 
@@ -70,3 +74,26 @@ def efficientnet_b3(input_shape, weights):
                    preprocessing=_to_minus_one_one)
 def inception_resnet_v2(input_shape, weights):
   return keras.applications.InceptionResNetV2(include_top=False, weights=weights, input_shape=input_shape)
+
+
+@register_backbone("small_cnn", default_size=128, min_size=32, weights_file="",
+                   preprocessing=_to_zero_one)
+def small_cnn(input_shape, weights):
+  """Four conv blocks (32-256 channels), no pretrained weights: it trains from scratch in minutes on a
+  CPU, for smoke runs and the leakage demonstration, where an EfficientNet from scratch learns nothing
+  in the same budget. Not a model for results."""
+  if weights == "imagenet":
+    raise TrainerError("small_cnn has no ImageNet weights: pass --weights=none (or a weights file of it).")
+  inputs = keras.Input(input_shape)
+  x = inputs
+  for block, channels in enumerate((32, 64, 128, 256)):
+    x = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"block{block}_conv")(x)
+    # A short memory for the batch statistics: with few steps the default 0.99 leaves them wrong.
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn")(x)
+    x = keras.layers.Activation("relu", name=f"block{block}_relu")(x)
+    if block < 3:
+      x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
+  model = keras.Model(inputs, x, name="small_cnn")
+  if weights:
+    model.load_weights(weights)
+  return model

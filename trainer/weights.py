@@ -48,6 +48,8 @@ def build_with_weights(backbone: Backbone, input_shape: tuple[int, int, int], we
   socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)  # urllib would otherwise wait forever on a dead network
   try:
     return backbone.build(input_shape, weights)
+  except TrainerError:
+    raise
   except Exception as error:  # keras' get_file raises a bare Exception on network failures
     if weights == "imagenet" and not os.path.exists(cache):
       raise TrainerError(f"Could not download the ImageNet weights for {backbone.name} ({error}).\n"

@@ -10,7 +10,7 @@ from trainer.metrics import training_metrics
 from trainer.model import build_classifier
 
 
-@pytest.mark.parametrize("name,size", [("effnetb3", 32), ("inception_resnet_v2", 75)])
+@pytest.mark.parametrize("name,size", [("effnetb3", 32), ("inception_resnet_v2", 75), ("small_cnn", 32)])
 def test_backbone_trains_one_step(name, size):
   keras.utils.set_random_seed(0)
   model, base = build_classifier(backbones.get_backbone(name), size, None, AUGMENTATIONS["cells"], 0.3, seed=0)
@@ -54,3 +54,10 @@ def test_frozen_backbone_keeps_batchnorm_in_inference_mode_when_fine_tuned():
   norms = [l for l in base.layers if isinstance(l, keras.layers.BatchNormalization)]
   assert norms and not any(l.trainable for l in norms)
   assert base.trainable_weights  # the convolutions train
+
+
+def test_small_cnn_has_no_imagenet_weights():
+  from trainer.errors import TrainerError
+  from trainer.weights import build_with_weights
+  with pytest.raises(TrainerError, match="small_cnn has no ImageNet weights: pass --weights=none"):
+    build_with_weights(backbones.get_backbone("small_cnn"), (32, 32, 3), "imagenet")

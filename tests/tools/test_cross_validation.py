@@ -1,0 +1,63 @@
+"""Cross-validation rotates the folds (each validates once, is never trained on then); the leakage
+demonstration's two split plans are what they claim to be."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
+         "--steps_per_epoch=2", "--validation_steps=1", "--nosaved_model"]
+
+
+def tool(name: str, *args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", f"tools.{name}", *args], cwd=REPO, capture_output=True, text=True,
+                        timeout=900, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_path):
+  result = tool("cross_validate", f"--dataset={tiny_synthetic.data_dir}", f"--cv_dir={tmp_path}", *SMOKE)
+  assert result.returncode == 0, result.stderr[-3000:]
+  folds = ("fold_0", "fold_1", "fold_2")
+  for fold in folds:
+    flags = json.loads((tmp_path / fold / "config.json").read_text())["flags"]
+    assert flags["val_split"] == fold
+    assert sorted(flags["train_splits"]) == sorted(set(folds) - {fold})
+    assert flags["backbone"] == "small_cnn" and flags["image_size"] == 32  # the trainer flags passed through
+  summary = json.loads((tmp_path / "cross_validation.json").read_text())
+  assert list(summary["folds"]) == list(folds)
+  for fold, scores in summary["folds"].items():
+    assert fold not in scores["trained_on"]
+    assert scores["images"] == tiny_synthetic.info.splits[fold].num_examples
+    assert 0.0 <= scores["weighted_f1"] <= 1.0
+  values = [s["accuracy"] for s in summary["folds"].values()]
+  assert summary["mean_sd"]["accuracy"]["mean"] == pytest.approx(sum(values) / 3)
+  assert "mean ± sd" in (tmp_path / "cross_validation.md").read_text()
+
+
+def test_cross_validation_refuses_flags_it_sets_itself(tmp_path):
+  result = tool("cross_validate", "--val_split=fold_1", f"--cv_dir={tmp_path}", *SMOKE)
+  assert result.returncode != 0 and "Traceback" not in result.stderr
+  assert "--val_split" in result.stderr and "sets the training and validation splits" in result.stderr
+  assert not list(tmp_path.iterdir())
+
+
+def test_leakage_plans_share_subjects_by_image_and_none_by_subject(tiny_synthetic):
+  from pipeline.input_pipeline import subjects_and_files
+  from tools.leakage_demo import split_plans
+  plans = split_plans()
+  every_image = subjects_and_files(tiny_synthetic, "fold_0+fold_1+fold_2")[1]
+  for kind, runs in plans.items():
+    validated = []
+    for _, training, held_out in runs:
+      train_subjects, train_files = subjects_and_files(tiny_synthetic, "+".join(training))
+      val_subjects, val_files = subjects_and_files(tiny_synthetic, held_out)
+      assert not train_files & val_files and train_files | val_files == every_image
+      shared = train_subjects & val_subjects
+      assert (not shared) if kind == "by_subject" else len(shared) > len(val_subjects) / 2  # a random cut leaks
+      validated.append(val_files)
+    assert set().union(*validated) == every_image and sum(map(len, validated)) == len(every_image)  # once each
