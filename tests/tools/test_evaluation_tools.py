@@ -51,6 +51,9 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
     for key in ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity"):
       assert metrics["scores"][name][key] == pytest.approx(expected[key], abs=1e-5), (name, key)
   assert len(rows) == metrics["scores"]["plain"]["images"] == 12
+  # The saved model, reloaded, scores what the trainer measured for that epoch on the same images.
+  best = json.loads((trained_run / "results.json").read_text())["best_val_weighted_f1"]
+  assert metrics["scores"]["plain"]["weighted_f1"] == pytest.approx(best, abs=1e-4)
   subjects = {r["subject_id"] for r in rows}
   assert {s["subject"] for s in metrics["per_subject"]["plain"]["subjects"]} == subjects
   for picture in ("roc.png", "confusion_matrix.png", "confusion_matrix_tta.png"):

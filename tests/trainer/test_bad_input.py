@@ -98,3 +98,17 @@ def test_an_unbuilt_synthetic_dataset_is_built_on_demand(tmp_path, monkeypatch):
   monkeypatch.setattr(synthetic_tree, "plan_cells", lambda *args, **kwargs: plan(**TINY))  # seconds, not 30 s
   builder = load_builder("cnmc/synthetic", data_dir=str(tmp_path))
   assert builder.is_prepared() and builder.info.splits["fold_0"].num_examples > 0
+
+
+def test_splits_sharing_images_are_refused_and_sharing_subjects_warned(tiny_synthetic, tmp_path, caplog):
+  from trainer.data import check_splits
+  with pytest.raises(TrainerError, match="share .* images"):
+    check_splits(tiny_synthetic, tiny_config(tmp_path, train_splits=("fold_0",), val_split="fold_0[:50%]"))
+  with pytest.raises(TrainerError, match="'fold_9' is not in"):
+    check_splits(tiny_synthetic, tiny_config(tmp_path, train_splits=("fold_9[:50%]",), val_split="fold_1"))
+  caplog.set_level("WARNING")
+  check_splits(tiny_synthetic, tiny_config(tmp_path, train_splits=("fold_0[:50%]",), val_split="fold_0[50%:]"))
+  assert "validation scores will be optimistic" in caplog.text
+  caplog.clear()
+  check_splits(tiny_synthetic, tiny_config(tmp_path, train_splits=("fold_0", "fold_1"), val_split="fold_2"))
+  assert "optimistic" not in caplog.text
