@@ -6,6 +6,8 @@ also mirrored): cells have no orientation, and these 8 move pixels without resam
 
 import json
 import os
+import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -20,17 +22,23 @@ TTA_VIEWS = 8
 
 def resolve_model(model: str | None, model_dir: str | None) -> str:
   """The .keras file to load: --model as given, or --model_dir's best.keras (else model.keras)."""
+  return candidate_models(model, model_dir)[0]
+
+
+def candidate_models(model: str | None, model_dir: str | None) -> list[str]:
+  """--model alone, or --model_dir's best.keras then model.keras (the fallback if best.keras is damaged)."""
   if bool(model) == bool(model_dir):
     raise EvaluationError("Pass exactly one of --model=<file.keras> and --model_dir=<a trainer run directory>.")
   if model:
     if not os.path.isfile(model) or not model.endswith(".keras"):
       raise EvaluationError(f"--model={model}: not a .keras file (the trainer writes best.keras and model.keras).")
-    return model
-  for name in ("best.keras", "model.keras"):
-    if os.path.isfile(os.path.join(model_dir, name)):
-      return os.path.join(model_dir, name)
-  raise EvaluationError(f"--model_dir={model_dir} holds neither best.keras nor model.keras: is it a finished "
-                     "(or at least once validated) training run of `python -m trainer`?")
+    return [model]
+  found = [os.path.join(model_dir, name) for name in ("best.keras", "model.keras")
+           if os.path.isfile(os.path.join(model_dir, name))]
+  if not found:
+    raise EvaluationError(f"--model_dir={model_dir} holds neither best.keras nor model.keras: is it a finished "
+                          "(or at least once validated) training run of `python -m trainer`?")
+  return found
 
 
 def run_config(model_path: str) -> dict:
@@ -38,20 +46,42 @@ def run_config(model_path: str) -> dict:
   path = os.path.join(os.path.dirname(model_path), "config.json")
   if not os.path.exists(path):
     return {}
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except ValueError as error:
+    raise EvaluationError(f"{path} is damaged ({error}). It names the dataset the model was trained on: restore "
+                          "it, or pass --dataset (and --split) explicitly and --model=<the .keras file>.") from None
 
 
 def load_classifier(model_path: str) -> tuple[keras.Model, int]:
   """(model, its input size). Only the weights and graph are loaded; no optimizer state."""
+  if not zipfile.is_zipfile(model_path):
+    raise EvaluationError(f"'{model_path}' is damaged: not a complete .keras archive (was its writer stopped, or "
+                          "the copy cut short?).")
   try:
     model = keras.saving.load_model(model_path, compile=False)
-  except (OSError, ValueError) as error:
+  except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
     raise EvaluationError(f"Cannot load the model '{model_path}': {error}".split("\n")[0]) from None
   shape = model.input_shape
   if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
     raise EvaluationError(f"'{model_path}' takes inputs of shape {shape}; expected (None, S, S, 3) cell images.")
   return model, int(shape[1])
+
+
+def load_run_model(model: str | None, model_dir: str | None) -> tuple[keras.Model, str, int]:
+  """(model, the file it came from, its input size): --model, or --model_dir's best.keras, falling back to
+  its model.keras with a warning when best.keras is damaged."""
+  first, *fallback = candidate_models(model, model_dir)
+  try:
+    loaded, size = load_classifier(first)
+    return loaded, first, size
+  except EvaluationError as error:
+    if not fallback:
+      raise
+    print(f"warning: {error} Using {fallback[0]} (the run's final model) instead.", file=sys.stderr, flush=True)
+  loaded, size = load_classifier(fallback[0])
+  return loaded, fallback[0], size
 
 
 def dihedral_views(images: tf.Tensor) -> tf.Tensor:
@@ -87,7 +117,13 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
       progress(len(batch["image"]))
   if not columns:
     raise EvaluationError("There are no images to predict.")
-  return {key: np.concatenate(parts) for key, parts in columns.items()}
+  results = {key: np.concatenate(parts) for key, parts in columns.items()}
+  for key in ("probability", "probability_tta"):
+    if key in results and not np.isfinite(results[key]).all():
+      raise EvaluationError(f"The model's output is not a number for {int((~np.isfinite(results[key])).sum())} of "
+                            f"{len(results[key])} images: the model is broken (did its training diverge?). "
+                            "Nothing was written.")
+  return results
 
 
 class Progress:

@@ -1,4 +1,8 @@
-"""Which data a model is evaluated on: by default the very dataset its training run used."""
+"""Which data a model is evaluated on: exactly the dataset its training run used, or the one named.
+
+Nothing is substituted: a run whose dataset folder has moved is an error naming the dataset, the
+folder it looked in and the flag that points elsewhere.
+"""
 
 import os
 
@@ -13,23 +17,31 @@ from trainer.errors import TrainerError
 def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None) -> tfds.core.DatasetBuilder:
   """--dataset if given (built first if it is synthetic and missing); else the run's own dataset,
   read from the folder its config.json names (so custom configs and data dirs just work)."""
-  if not dataset:
-    prepared = run_config.get("dataset", {}).get("data_dir")
-    if prepared and os.path.isdir(prepared):
-      return tfds.builder_from_directory(prepared)
-    dataset = "cnmc/synthetic"
-  try:
-    return load_builder(dataset, data_dir)
-  except TrainerError as error:
-    raise EvaluationError(str(error)) from None
+  if dataset:
+    try:
+      return load_builder(dataset, data_dir)
+    except TrainerError as error:
+      raise EvaluationError(str(error)) from None
+  recorded = run_config.get("dataset")
+  if not recorded:
+    raise EvaluationError("Which dataset? The model has no training run's config.json beside it to say. Pass "
+                          "--dataset (e.g. cnmc/real, or the folder of a prepared dataset).")
+  name = f"{recorded.get('name')}/{recorded.get('config')} {recorded.get('version')}"
+  prepared = recorded.get("data_dir", "")
+  if not os.path.isfile(os.path.join(prepared, "dataset_info.json")):
+    raise EvaluationError(f"The model was trained on {name}, read from {prepared}, which is not there any more. "
+                          f"Pass --dataset=<the folder it moved to> (or --dataset={recorded.get('name')}/"
+                          f"{recorded.get('config')} --data_dir=<its data dir>).")
+  return tfds.builder_from_directory(prepared)
 
 
 def check_split(builder, split: str, labelled: bool) -> None:
   """The split exists (and, for evaluation, has labels)."""
   known = sorted(builder.info.splits)
-  base = split.split("[")[0]
-  if base not in known:
+  bases = [part.split("[")[0].strip() for part in split.split("+")]
+  unknown = [base for base in bases if base not in known]
+  if unknown:
     raise EvaluationError(f"--split={split}: {builder.info.full_name} has the splits {', '.join(known)}.")
-  if labelled and base == "test":
+  if labelled and "test" in bases:
     raise EvaluationError("--split=test is the unlabelled final test set: nothing to score. Evaluate on "
                           "validation (or a fold); write test predictions with `python -m tools.predict`.")

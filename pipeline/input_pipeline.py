@@ -1,7 +1,7 @@
 """TFDS splits of `cnmc` -> batches of uint8 images and int32 labels, fast enough to never starve.
 
   train = make_train_dataset(builder, "fold_0+fold_1+fold_2", image_size=300, batch_size=32)
-  model.fit(train.dataset, steps_per_epoch=train.steps_per_epoch, class_weight=train.class_weight)
+  model.fit(train.dataset, steps_per_epoch=train.steps_per_epoch)
 
 Images are decoded and resized once, to the model's input size, and cached; every epoch after the
 first reads the cache and decodes nothing. They leave the host as uint8 (a quarter of float32's
@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from cnmc_tfds.cnmc.cell_images import IMAGE_SIZE as STORED_SIZE
 from cnmc_tfds.cnmc.filenames import ALL, HEM
+from pipeline import file_cache
 
 TRAIN_SPLIT = "fold_0+fold_1+fold_2"
 BALANCE_MODES = ("oversample", "class_weight", "none")
@@ -29,7 +30,7 @@ class TrainInput:
   dataset: tf.data.Dataset  # infinite: (images (B, S, S, 3) uint8, labels (B,) int32)
   steps_per_epoch: int  # one pass over the split's images
   class_counts: dict[int, int]  # label -> number of images in the split
-  class_weight: dict[int, float] | None  # for fit(class_weight=...) when balance="class_weight"
+  class_weight: dict[int, float] | None  # balance="class_weight": the loss weight each batch carries per label
 
 
 def resize_cells(image: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -81,11 +82,15 @@ def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
   return dataset.map(lambda ex: {key: ex[key] for key in ("image", "label", *metadata)})
 
 
-def _cache(dataset: tf.data.Dataset, cache: str | None, suffix: str) -> tf.data.Dataset:
-  """cache: "memory", a file-path prefix (for sets larger than RAM), or None."""
+def _cache(dataset: tf.data.Dataset, cache: str | None, builder, split: str, image_size: int,
+           stream: str) -> tf.data.Dataset:
+  """cache: "memory", a file-path prefix (for sets larger than RAM; named by what it holds), or None."""
   if cache is None:
     return dataset
-  return dataset.cache() if cache == "memory" else dataset.cache(f"{cache}{suffix}")
+  if cache == "memory":
+    return dataset.cache()
+  prefix = file_cache.cache_prefix(cache, builder, split, image_size, stream)
+  return dataset.cache(prefix) if file_cache.claim(prefix) else dataset
 
 
 def count_labels(builder, split: str) -> dict[int, int]:
@@ -110,6 +115,8 @@ def subjects_and_files(builder, split: str) -> tuple[set[str], set[str]]:
 
 def class_weights(counts: dict[int, int]) -> dict[int, float]:
   """Weights that make each class contribute equally to the loss: n / (2 * n_class)."""
+  if min(counts.values()) == 0:
+    raise ValueError(f"class weights need images of both classes, got counts {counts}")
   total = sum(counts.values())
   return {label: total / (len(counts) * n) for label, n in counts.items()}
 
@@ -122,13 +129,16 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
   """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
 
   balance: "oversample" draws HEM and ALL with equal probability (each class has its own cache),
-    "class_weight" keeps the natural stream and returns weights for the loss, "none" neither.
+    "class_weight" keeps the natural stream and adds each example's loss weight to the batches,
+    (images, labels, weights), which works under any tf.distribute strategy; "none" neither.
   batch_size is global; with an input_context each replica's pipeline gets its share.
   class_counts: the split's label counts if the caller has them (saves a pass over the records).
   """
   if balance not in BALANCE_MODES:
     raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}.")
   counts = class_counts or count_labels(builder, split)
+  if balance == "oversample" and min(counts.values()) == 0:  # drawing from an empty stream never returns
+    raise ValueError(f"oversampling needs images of both classes; {split} has {counts}")
   local_batch = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
   decode = decode_and_resize(image_size)
 
@@ -137,18 +147,24 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     if label is not None:  # before decoding: the other class's images are never decoded here
       dataset = dataset.filter(lambda ex: ex["label"] == label)
     dataset = dataset.map(decode, num_parallel_calls=_AUTOTUNE)
-    dataset = _cache(dataset, cache, suffix="" if label is None else f"_class{label}")
+    name = ("all" if label is None else f"class{label}") + (
+        f"-input{input_context.input_pipeline_id}of{input_context.num_input_pipelines}" if input_context else "")
+    dataset = _cache(dataset, cache, builder, split, image_size, name)
     return dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
   if balance == "oversample":
     dataset = tf.data.Dataset.sample_from_datasets([stream(HEM), stream(ALL)], weights=[0.5, 0.5], seed=seed)
   else:
     dataset = stream(None)
-  dataset = dataset.batch(local_batch, drop_remainder=True).map(to_supervised).prefetch(_AUTOTUNE)
+  dataset = dataset.batch(local_batch, drop_remainder=True).map(to_supervised)
+  weights = class_weights(counts) if balance == "class_weight" else None
+  if weights:
+    table = tf.constant([weights[HEM], weights[ALL]], tf.float32)
+    dataset = dataset.map(lambda images, labels: (images, labels, tf.gather(table, labels)))
+  dataset = dataset.prefetch(_AUTOTUNE)
   dataset = dataset.with_options(_options(deterministic, sharded_by_files=input_context is not None))
   return TrainInput(dataset=dataset, steps_per_epoch=max(1, sum(counts.values()) // batch_size),
-                    class_counts=counts,
-                    class_weight=class_weights(counts) if balance == "class_weight" else None)
+                    class_counts=counts, class_weight=weights)
 
 
 def make_eval_dataset(builder, split: str = "validation", *, image_size: int, batch_size: int,
@@ -160,7 +176,7 @@ def make_eval_dataset(builder, split: str = "validation", *, image_size: int, ba
   """
   dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None, metadata=metadata)
   dataset = dataset.map(decode_and_resize(image_size), num_parallel_calls=_AUTOTUNE)
-  dataset = _cache(dataset, cache, suffix="_eval")
+  dataset = _cache(dataset, cache, builder, split, image_size, "eval")
   dataset = dataset.batch(batch_size)
   if not metadata:
     dataset = dataset.map(to_supervised)

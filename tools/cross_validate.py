@@ -10,11 +10,11 @@ model (not the best epoch: that choice would peek at the fold it is scored on) i
 held-out fold. Writes <cv_dir>/cross_validation.json and cross_validation.md (per fold, mean ± sd).
 """
 
-import json
 import os
 
 from absl import app, flags
 
+from storage import atomic, paths
 from tools import fold_runs
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
@@ -30,7 +30,7 @@ def main(argv):
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
   plan = fold_runs.fold_plan(FOLDS.value)
-  cv_dir = CV_DIR.value or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}")
+  cv_dir = paths.expand_path(CV_DIR.value) or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}")
   per_fold = {}
   for held_out, training in plan:
     fold_dir = os.path.join(cv_dir, held_out)
@@ -40,11 +40,10 @@ def main(argv):
   results = {"folds": {held_out: {"trained_on": list(training), **per_fold[held_out]} for held_out, training in plan},
              "mean_sd": summary, "trainer_flags": arguments}
   text = fold_runs.table(per_fold, summary, first_column="validation fold")
-  with open(os.path.join(cv_dir, "cross_validation.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  with open(os.path.join(cv_dir, "cross_validation.md"), "w") as f:
-    f.write(f"Cross-validation, final models, threshold 0.5; trainer flags: {' '.join(arguments) or '(defaults)'}\n\n"
-            f"{text}\n")
+  atomic.write_json(os.path.join(cv_dir, "cross_validation.json"), results)
+  atomic.write_text(os.path.join(cv_dir, "cross_validation.md"),
+                    f"Cross-validation, final models, threshold 0.5; trainer flags: {' '.join(arguments) or '(defaults)'}"
+                    f"\n\n{text}\n")
   print(f"\n{text}\n\nResults in {cv_dir}/cross_validation.json and .md")
 
 

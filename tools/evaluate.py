@@ -17,6 +17,7 @@ import sys
 
 from absl import app, flags
 
+from storage import paths
 from tools import model_flags
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to score; default: the run's validation split "
@@ -30,24 +31,26 @@ def _write_csv(path: str, rows: list[dict]) -> None:
     writer.writerows(rows)
 
 
-def evaluate(model_path: str, split: str | None) -> dict:
+def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -> dict:
   import tensorflow as tf
   from evaluation import inference, scores, sources
-  from evaluation.outputs import atomic_output_dir
   from evaluation.plots import roc_picture
   from pipeline.input_pipeline import make_eval_dataset
+  from storage import result_dirs
   from trainer.pictures import confusion_matrix_picture, save_picture
 
+  model_path = inference.resolve_model(model_file, model_dir)
   run_config = inference.run_config(model_path)
   split = split or run_config.get("flags", {}).get("val_split", "validation")
-  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, model_flags.DATA_DIR.value)
+  output_dir = model_flags.output_dir(model_path, f"eval-{split}", "tools.evaluate")
+  model, model_path, image_size = inference.load_run_model(model_file, model_dir)
+  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, paths.expand_path(model_flags.DATA_DIR.value))
   sources.check_split(builder, split, labelled=True)
-  model, image_size = inference.load_classifier(model_path)
   batches = make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
                               cache=None, metadata=("subject_id", "file_name"))
   total = builder.info.splits[split].num_examples
-  print(f"Scoring {model_path} on {builder.info.full_name} {split} ({total} images, {image_size} px"
-        f"{', with and without TTA' if model_flags.TTA.value else ''}) ...", flush=True)
+  print(f"Scoring the model {model_path}\n  on {builder.info.full_name} ({builder.data_dir}), split {split}: "
+        f"{total} images, {image_size} px{', with and without TTA' if model_flags.TTA.value else ''} ...", flush=True)
   modes = (False, True) if model_flags.TTA.value else (False,)
   predicted = inference.predict_dataset(model, batches, modes, progress=inference.Progress(total))
 
@@ -62,8 +65,7 @@ def evaluate(model_path: str, split: str | None) -> dict:
       "per_subject": {name: scores.subject_scores(labels, predicted[key], subjects, threshold)
                       for name, key in columns.items()},
   }
-  output_dir = model_flags.default_output_dir(model_path, f"eval-{split}")
-  with atomic_output_dir(output_dir) as scratch:
+  with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["model"]}) as scratch:
     with open(os.path.join(scratch, "metrics.json"), "w") as f:
       json.dump(results, f, indent=2)
     _write_csv(os.path.join(scratch, "predictions.csv"), [
@@ -95,12 +97,10 @@ def evaluate(model_path: str, split: str | None) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
-  from evaluation import inference
   from cnmc_tfds.cnmc.errors import DatasetError
   from evaluation.errors import EvaluationError
   try:
-    model_path = inference.resolve_model(model_flags.MODEL.value, model_flags.MODEL_DIR.value)
-    evaluate(model_path, SPLIT.value)
+    evaluate(*model_flags.model_arguments(), SPLIT.value)
   except (EvaluationError, DatasetError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)

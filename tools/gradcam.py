@@ -50,27 +50,30 @@ def _sample(predicted: dict, count: int, seed: int) -> dict[str, list[int]]:
           for group, mask in (("correct", correct), ("wrong", ~correct))}
 
 
-def gradcam(model_path: str) -> str:
+def gradcam(model_file: str | None, model_dir: str | None) -> str:
   import numpy as np
   import tensorflow as tf
   from evaluation import inference, sources
   from evaluation.gradcam import make_gradcam_fn, overlay
-  from evaluation.outputs import atomic_output_dir
+  from storage import paths, result_dirs
   from pipeline.input_pipeline import make_eval_dataset
   from trainer.pictures import image_grid, save_picture
 
+  model_path = inference.resolve_model(model_file, model_dir)
   run_config = inference.run_config(model_path)
   split = SPLIT.value or run_config.get("flags", {}).get("val_split", "validation")
-  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, model_flags.DATA_DIR.value)
+  output_dir = model_flags.output_dir(model_path, f"gradcam-{split}", "tools.gradcam")
+  model, model_path, image_size = inference.load_run_model(model_file, model_dir)
+  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, paths.expand_path(model_flags.DATA_DIR.value))
   sources.check_split(builder, split, labelled=True)
-  model, image_size = inference.load_classifier(model_path)
 
   def batches():
     return make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
                              cache=None, metadata=("file_name",))
 
   total = builder.info.splits[split].num_examples
-  print(f"Predicting {total} images of {builder.info.full_name} {split} to find correct and wrong calls ...")
+  print(f"Predicting {total} images of {builder.info.full_name} ({builder.data_dir}), split {split}, with the model "
+        f"{model_path}, to find correct and wrong calls ...", flush=True)
   predicted = inference.predict_dataset(model, batches(), progress=inference.Progress(total))
   chosen = _sample(predicted, COUNT.value, SEED.value)
   wanted = sorted(i for indices in chosen.values() for i in indices)
@@ -82,9 +85,8 @@ def gradcam(model_path: str) -> str:
     offset += len(batch["image"])
 
   explain = make_gradcam_fn(model)
-  output_dir = model_flags.default_output_dir(model_path, f"gradcam-{split}")
   cells = {}
-  with atomic_output_dir(output_dir) as scratch:
+  with result_dirs.result_dir(output_dir, "tools.gradcam", {"model": os.path.abspath(model_path)}) as scratch:
     writer = tf.summary.create_file_writer(os.path.join(scratch, "logs"))
     for group, indices in chosen.items():
       if not indices:
@@ -110,10 +112,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   from cnmc_tfds.cnmc.errors import DatasetError
-  from evaluation import inference
   from evaluation.errors import EvaluationError
   try:
-    gradcam(inference.resolve_model(model_flags.MODEL.value, model_flags.MODEL_DIR.value))
+    gradcam(*model_flags.model_arguments())
   except (EvaluationError, DatasetError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)

@@ -12,11 +12,11 @@ about the same number of training and validation images. The gap between the two
 random image-level split adds to the scores. Writes <demo_dir>/leakage.json and leakage.md.
 """
 
-import json
 import os
 
 from absl import app, flags
 
+from storage import atomic, paths
 from tools import fold_runs
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
@@ -47,7 +47,7 @@ def main(argv):
   from evaluation import inference, sources
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
-  demo_dir = DEMO_DIR.value or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}")
+  demo_dir = paths.expand_path(DEMO_DIR.value) or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}")
   results, sections = {}, []
   for kind, plan in split_plans().items():
     runs = {}
@@ -69,10 +69,9 @@ def main(argv):
   results.update(gap_by_image_minus_by_subject=gap, trainer_flags=arguments)
   text = "\n\n".join(sections) + "\n\nBy image minus by subject: " + ", ".join(
       f"{name} {value:+.4f}" for name, value in gap.items())
-  with open(os.path.join(demo_dir, "leakage.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  with open(os.path.join(demo_dir, "leakage.md"), "w") as f:
-    f.write(f"Leakage demonstration; trainer flags: {' '.join(arguments) or '(defaults)'}\n\n{text}\n")
+  atomic.write_json(os.path.join(demo_dir, "leakage.json"), results)
+  atomic.write_text(os.path.join(demo_dir, "leakage.md"),
+                    f"Leakage demonstration; trainer flags: {' '.join(arguments) or '(defaults)'}\n\n{text}\n")
   print(f"\n{text}\n\nResults in {demo_dir}/leakage.json and .md")
 
 

@@ -7,6 +7,8 @@ import os
 
 from absl import flags
 
+from storage import paths
+
 MODEL = flags.DEFINE_string("model", None, "A trained model file (.keras), e.g. runs/x/best.keras.")
 MODEL_DIR = flags.DEFINE_string("model_dir", None,
                                 "A `python -m trainer` run directory: its best.keras (else model.keras) is used.")
@@ -16,12 +18,29 @@ DATASET = flags.DEFINE_string("dataset", None,
 DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder for --dataset (default: TFDS_DATA_DIR or "
                                "~/tensorflow_datasets).")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per prediction batch (x8 with --tta).", lower_bound=1)
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the results go (replaced if it exists); "
-                                 "default: a folder beside the model.")
+OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the results go; default: a folder beside the model. "
+                                 "An earlier result of the same tool there is replaced; any other folder with "
+                                 "files in it is refused.")
 TTA = flags.DEFINE_bool("tta", False, "Test-time augmentation: average the 8 rotations/mirrors of each cell.")
 THRESHOLD = flags.DEFINE_float("threshold", 0.5, "A cell is called ALL when P(ALL) >= this.",
                                lower_bound=0.0, upper_bound=1.0)
 
 
-def default_output_dir(model_path: str, name: str) -> str:
-  return OUTPUT_DIR.value or os.path.join(os.path.dirname(os.path.abspath(model_path)), name)
+def model_arguments() -> tuple[str | None, str | None]:
+  """(--model, --model_dir) with ~ and $VARS expanded."""
+  return paths.expand_path(MODEL.value), paths.expand_path(MODEL_DIR.value)
+
+
+def output_dir(model_path: str, name: str, tool: str) -> str:
+  """--output_dir (default <model's folder>/<name>), refused before any work if writing it would delete
+  something the tool did not make: the model, its run folder, the working directory, foreign files."""
+  from evaluation.errors import EvaluationError
+  from storage import result_dirs
+  path = paths.expand_path(OUTPUT_DIR.value) or os.path.join(os.path.dirname(os.path.abspath(model_path)), name)
+  run_dir = os.path.dirname(os.path.abspath(model_path))
+  protected = {"the model": model_path,
+               "its training run": run_dir if os.path.exists(os.path.join(run_dir, "config.json")) else None}
+  try:
+    return result_dirs.check_result_dir(path, tool, protected)
+  except result_dirs.UnsafeResultDir as error:
+    raise EvaluationError(str(error)) from None

@@ -17,6 +17,7 @@ import sys
 
 from absl import app, flags
 
+from storage import paths
 from tools import model_flags
 
 SPLIT = flags.DEFINE_string("split", "test", "Split of --dataset to predict (ignored with --images).")
@@ -29,25 +30,32 @@ def _batches(model_path: str, image_size: int):
   from pipeline.input_pipeline import make_eval_dataset
   batch_size = model_flags.BATCH_SIZE.value
   if IMAGES.value:
-    folder = os.path.expanduser(IMAGES.value)
+    folder = paths.expand_path(IMAGES.value)
     names = image_folder.list_images(folder)
     return (os.path.basename(os.path.normpath(folder)),
             image_folder.folder_batches(folder, names, image_size, batch_size), len(names))
   builder = sources.dataset_builder(inference.run_config(model_path), model_flags.DATASET.value,
-                                    model_flags.DATA_DIR.value)
+                                    paths.expand_path(model_flags.DATA_DIR.value))
   sources.check_split(builder, SPLIT.value, labelled=False)
   batches = make_eval_dataset(builder, SPLIT.value, image_size=image_size, batch_size=batch_size, cache=None,
                               metadata=("file_name",))
+  print(f"Data: {builder.info.full_name} ({builder.data_dir}), split {SPLIT.value}")
   return SPLIT.value, batches, builder.info.splits[SPLIT.value].num_examples
 
 
-def predict(model_path: str) -> str:
-  from evaluation import inference, submission
-  from evaluation.outputs import atomic_output_dir
+def _source_name() -> str:
+  return os.path.basename(os.path.normpath(paths.expand_path(IMAGES.value))) if IMAGES.value else SPLIT.value
 
-  model, image_size = inference.load_classifier(model_path)
+
+def predict(model_file: str | None, model_dir: str | None) -> str:
+  from evaluation import inference, submission
+  from storage import result_dirs
+
+  output_dir = model_flags.output_dir(inference.resolve_model(model_file, model_dir), f"predict-{_source_name()}",
+                                      "tools.predict")
+  model, model_path, image_size = inference.load_run_model(model_file, model_dir)
   source, batches, total = _batches(model_path, image_size)
-  print(f"Predicting {total} images of {source} with {model_path} ({image_size} px"
+  print(f"Predicting {total} images of {source} with the model {model_path} ({image_size} px"
         f"{', TTA' if model_flags.TTA.value else ''}) ...", flush=True)
   predicted = inference.predict_dataset(model, batches, (model_flags.TTA.value,),
                                         progress=inference.Progress(total))
@@ -55,8 +63,7 @@ def predict(model_path: str) -> str:
   names = [name.decode() for name in predicted["file_name"]]
   classes = (probabilities >= model_flags.THRESHOLD.value).astype(int)
 
-  output_dir = model_flags.default_output_dir(model_path, f"predict-{source}")
-  with atomic_output_dir(output_dir) as scratch:
+  with result_dirs.result_dir(output_dir, "tools.predict", {"model": os.path.abspath(model_path)}) as scratch:
     if submission.numbered(names):
       order = submission.submission_order(names)
       zip_path = submission.write_submission(scratch, names, classes)
@@ -80,10 +87,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   from cnmc_tfds.cnmc.errors import DatasetError
-  from evaluation import inference
   from evaluation.errors import EvaluationError
   try:
-    predict(inference.resolve_model(model_flags.MODEL.value, model_flags.MODEL_DIR.value))
+    predict(*model_flags.model_arguments())
   except (EvaluationError, DatasetError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)

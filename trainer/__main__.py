@@ -5,11 +5,11 @@
   python -m trainer --quick --weights=none                   # a smoke run in a minute on a CPU
 """
 
+import os
 import sys
 
 from absl import app
 
-from cnmc_tfds.cnmc.errors import DatasetError
 from trainer import flags as trainer_flags
 from trainer.errors import TrainerError
 
@@ -17,11 +17,19 @@ from trainer.errors import TrainerError
 def main(argv):
   if len(argv) > 1:
     raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
+  config = trainer_flags.config_from_flags()
+  if config.deterministic:
+    # oneDNN's custom CPU kernels may sum in a different order from run to run; read when TensorFlow loads.
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+  from cnmc_tfds.cnmc.errors import DatasetError
   from trainer.train import run  # after flag parsing: importing TensorFlow is slow
   try:
-    run(trainer_flags.config_from_flags())
+    run(config)
   except (TrainerError, DatasetError) as error:
     print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+  except OSError as error:  # a full disk, a folder without permission: the file and the reason
+    print(f"error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
     sys.exit(1)
 
 

@@ -5,12 +5,17 @@ keras.applications names it in the Keras cache) and how it wants its pixels: Eff
 0-255 and rescales inside; InceptionResNetV2 expects [-1, 1].
 """
 
-import dataclasses
-from typing import Callable
+from __future__ import annotations
 
-import keras
+import dataclasses
+from typing import TYPE_CHECKING, Callable
 
 from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+  import keras
+# Each builder imports keras itself: the names are needed to parse flags, which must not start TensorFlow
+# (--help stays fast, and --deterministic can configure TensorFlow before it loads).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,16 +61,19 @@ def _nothing():
 
 
 def _to_zero_one():
+  import keras
   return keras.layers.Rescaling(1 / 255, name="to_zero_one")
 
 
 def _to_minus_one_one():
+  import keras
   return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus_one_one")
 
 
 @register_backbone("effnetb3", default_size=300, min_size=32, weights_file="efficientnetb3_notop.h5",
                    preprocessing=_nothing)
 def efficientnet_b3(input_shape, weights):
+  import keras
   return keras.applications.EfficientNetB3(include_top=False, weights=weights, input_shape=input_shape)
 
 
@@ -73,6 +81,7 @@ def efficientnet_b3(input_shape, weights):
                    weights_file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
                    preprocessing=_to_minus_one_one)
 def inception_resnet_v2(input_shape, weights):
+  import keras
   return keras.applications.InceptionResNetV2(include_top=False, weights=weights, input_shape=input_shape)
 
 
@@ -84,6 +93,7 @@ def small_cnn(input_shape, weights):
   in the same budget. Not a model for results."""
   if weights == "imagenet":
     raise TrainerError("small_cnn has no ImageNet weights: pass --weights=none (or a weights file of it).")
+  import keras
   inputs = keras.Input(input_shape)
   x = inputs
   for block, channels in enumerate((32, 64, 128, 256)):

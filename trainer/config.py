@@ -71,8 +71,12 @@ def check_model_dir(config: TrainConfig, model_dir: str) -> None:
   path = os.path.join(model_dir, "config.json")
   if not os.path.exists(path):
     return
-  with open(path) as f:
-    previous = json.load(f)["flags"]
+  try:
+    with open(path) as f:
+      previous = json.load(f)["flags"]
+  except (ValueError, KeyError, TypeError) as error:
+    raise TrainerError(f"{path} is damaged ({type(error).__name__}: {error}). It records the settings of the run "
+                       f"in {model_dir}; restore it, or train in a new --model_dir.") from None
   current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
   changed = sorted(k for k in current.keys() | previous.keys()
                    if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k))

@@ -7,8 +7,9 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 import cnmc_tfds  # noqa: F401  (registers cnmc)
-from pipeline.input_pipeline import (class_weights, count_labels, make_eval_dataset, make_train_dataset,
-                                     subjects_and_files)
+from cnmc_tfds.cnmc.filenames import ALL, HEM
+from pipeline.input_pipeline import count_labels, make_eval_dataset, make_train_dataset, subjects_and_files
+from storage import locks
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
@@ -26,17 +27,26 @@ def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | No
   except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
     raise TrainerError(f"--dataset={dataset!r}: {error}".split("\n")[0] +
                        " Use cnmc/synthetic, cnmc/synthetic_full, cnmc/real or the folder of a prepared dataset.") from None
-  if not builder.is_prepared():
-    synthetic = getattr(builder.builder_config, "synthetic", False)
-    if not synthetic and not manual_dir:
-      raise TrainerError(
-          f"The dataset {dataset} is not built in {builder.data_dir}. Build it from your download with\n"
-          f"  tfds build {dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
-          + (f" --data_dir={data_dir}" if data_dir else "") +
-          "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
+  if builder.is_prepared():
+    return builder
+  synthetic = getattr(builder.builder_config, "synthetic", False)
+  if not synthetic and not manual_dir:
+    raise TrainerError(
+        f"The dataset {dataset} is not built in {builder.data_dir}. Build it from your download with\n"
+        f"  tfds build {dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
+        + (f" --data_dir={data_dir}" if data_dir else "") +
+        "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
+  # Two processes asking for the same unbuilt dataset: the second waits for the first, then reads.
+  lock = os.path.join(os.path.dirname(str(builder.data_dir)), ".build.lock")
+  with locks.ProcessLock(lock, wait=True, what="dataset build",
+                         on_wait=lambda holder: logging.info("Waiting for another build of %s (%s) ...",
+                                                             dataset, holder)):
+    builder = tfds.builder(dataset, data_dir=data_dir)
+    if builder.is_prepared():
+      return builder
     logging.info("Building %s in %s (once) ...", dataset, builder.data_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  return builder
+    return builder
 
 
 def _base_splits(split: str) -> list[str]:
@@ -44,9 +54,12 @@ def _base_splits(split: str) -> list[str]:
   return [part.split("[")[0].strip() for part in split.split("+")]
 
 
-def check_splits(builder, config: TrainConfig) -> None:
-  """Training and validation splits exist, are labelled and share no image; shared subjects are
-  allowed (the leakage demonstration needs them) but warned about loudly."""
+def check_splits(builder, config: TrainConfig) -> dict[int, int]:
+  """Training and validation splits exist, are labelled, hold both classes and share no image; shared
+  subjects are allowed (the leakage demonstration needs them) but warned about loudly.
+
+  Returns the training split's label counts {HEM: n, ALL: n}.
+  """
   known = set(builder.info.splits)
   for split in (*config.train_splits, config.val_split):
     for base in _base_splits(split):
@@ -58,6 +71,14 @@ def check_splits(builder, config: TrainConfig) -> None:
   if config.val_split in config.train_splits:
     raise TrainerError(f"--val_split={config.val_split} is also in --train_splits: its subjects would be "
                        "on both sides.")
+  logging.info("Checking the splits: counting labels, subjects and files ...")
+  counts = {}
+  for flag, split in (("--train_splits", train_split(config)), ("--val_split", config.val_split)):
+    counts[flag] = count_labels(builder, split)
+    if min(counts[flag].values()) == 0:
+      found = f"{counts[flag][HEM]} HEM and {counts[flag][ALL]} ALL images"
+      raise TrainerError(f"{flag}={split} holds {found}: training and validation need images of both classes. "
+                         "Check the split expression (slices such as fold_0[:10] may cut a class out).")
   train_subjects, train_files = subjects_and_files(builder, train_split(config))
   val_subjects, val_files = subjects_and_files(builder, config.val_split)
   if train_files & val_files:
@@ -68,27 +89,30 @@ def check_splits(builder, config: TrainConfig) -> None:
     logging.warning("%d of the %d validation subjects also have images in training (%s): the validation "
                     "scores will be optimistic, as in a random image-level split. Split by subject (the folds) "
                     "for honest numbers.", len(shared), len(val_subjects), ", ".join(sorted(shared)[:5]))
+  return counts["--train_splits"]
 
 
 def train_split(config: TrainConfig) -> str:
   return "+".join(config.train_splits)
 
 
-def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy):
-  """(dataset, steps_per_epoch, class_weight); one input pipeline per worker under a strategy."""
-  counts = count_labels(builder, train_split(config))
+def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,
+                counts: dict[int, int]):
+  """(dataset, steps_per_epoch); one input pipeline per worker under a strategy.
 
+  With --balance=class_weight the batches carry per-example loss weights, (images, labels, weights),
+  made in the pipeline: Keras' fit(class_weight=) cannot apply them to a distributed dataset.
+  """
   def dataset_fn(input_context=None):
     return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
                               input_context=input_context, class_counts=counts).dataset
 
-  logging.info("Training on %s: %d HEM, %d ALL images.", train_split(config), counts[0], counts[1])
+  logging.info("Training on %s: %d HEM, %d ALL images.", train_split(config), counts[HEM], counts[ALL])
   steps = config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
-  class_weight = class_weights(counts) if config.balance == "class_weight" else None
   if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-    return strategy.distribute_datasets_from_function(dataset_fn), steps, class_weight
-  return dataset_fn(), steps, class_weight
+    return strategy.distribute_datasets_from_function(dataset_fn), steps
+  return dataset_fn(), steps
 
 
 def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from storage import paths
 from trainer import backbones
 from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.errors import TrainerError
@@ -82,6 +83,8 @@ def config_from_flags() -> TrainConfig:
   if FLAGS.quick:
     values.update({k: v for k, v in QUICK.items() if not FLAGS[k].present})
   values["train_splits"] = tuple(values["train_splits"])
+  for name in ("model_dir", "data_dir", "manual_dir", "dataset", "weights"):
+    values[name] = paths.expand_path(values[name])
   values["profile_steps"] = _profile_steps(FLAGS.profile_steps)
   for name in ("batch_size", "epochs"):
     if values[name] < 1:

@@ -7,6 +7,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from storage import atomic
+
 _CELL = 140  # confusion-matrix square, pixels
 
 
@@ -43,8 +45,9 @@ def confusion_matrix_picture(tp: float, fp: float, tn: float, fn: float) -> np.n
 
 
 def save_picture(picture: np.ndarray, png_path: str, writer, tag: str, step: int) -> None:
-  """Writes the picture as a PNG and as a TensorBoard image summary."""
-  Image.fromarray(picture).save(png_path)
+  """Writes the picture as a PNG (atomically) and as a TensorBoard image summary."""
+  with atomic.atomic_path(png_path) as temporary:
+    Image.fromarray(picture).save(temporary, format="PNG")
   with writer.as_default():
     tf.summary.image(tag, picture[None], step=step)
   writer.flush()

@@ -5,22 +5,24 @@
 With pretrained weights a run has two phases: a warm-up that trains only the new head on the
 frozen backbone, then fine-tuning of everything (BatchNorm kept frozen, with its ImageNet
 statistics) at a lower, decaying learning rate. With --weights=none there is one phase.
-A killed run resumes where it stopped: each phase backs up every epoch, and a finished phase
-leaves its weights so that a restart skips it.
+A killed run resumes where it stopped: every finished epoch is committed to disk (see
+trainer/checkpoints.py), so a kill -9 loses at most the epoch in progress.
 """
 
-import csv
 import dataclasses
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from trainer import backbones, data, runtime as runtime_lib
+from storage import atomic, locks as storage_locks, paths
+from trainer import backbones, checkpoints, data, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir, dataset_label
+from trainer.errors import TrainerError
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.model import build_classifier, freeze_backbone, unfreeze_backbone
 from trainer.weights import resolve_weights
@@ -65,56 +67,64 @@ def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int)
   return keras.optimizers.Adam(learning_rate)
 
 
-def _best_so_far(history_csv: str) -> tuple[int, float] | None:
-  """(epoch, val weighted F1) of the best epoch logged so far, across phases and restarts."""
-  if not os.path.exists(history_csv):
-    return None
-  with open(history_csv) as f:
-    rows = [r for r in csv.DictReader(f) if r.get(MONITOR)]
-  if not rows:
-    return None
-  best = max(rows, key=lambda r: float(r[MONITOR]))
-  return int(best["epoch"]), float(best[MONITOR])
-
-
 def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int):
-  resolved = {
+  atomic.write_json(os.path.join(model_dir, "config.json"), {
       "flags": config.to_json(),
       "resolved": {"image_size": image_size, "model_dir": model_dir, **runtime.to_json()},
       "dataset": {"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
                   "data_dir": str(builder.data_dir)},
       "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-  }
-  os.makedirs(model_dir, exist_ok=True)
-  with open(os.path.join(model_dir, "config.json"), "w") as f:
-    json.dump(resolved, f, indent=2)
+  })
 
 
-def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, extra) -> list:
+def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
+               extra) -> list:
   logs = os.path.join(model_dir, "logs")
-  best = _best_so_far(os.path.join(model_dir, "history.csv"))
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
+      checkpoints.StopOnNonFiniteLoss(phase.name),  # first: a diverged epoch must never be committed
       ThroughputAndLearningRate(config.batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
-      keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup", phase.name)),
-      keras.callbacks.ModelCheckpoint(os.path.join(model_dir, "best.keras"), monitor=MONITOR, mode="max",
-                                      save_best_only=True, initial_value_threshold=best[1] if best else None),
-      keras.callbacks.CSVLogger(os.path.join(model_dir, "history.csv"), append=True),
       keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
   ]
   if config.profile_steps != (0, 0):
     callbacks.append(ProfileSteps(os.path.join(logs, "train"), *config.profile_steps))
-  if AUGMENTATIONS[config.augmentation] and phase.first_epoch == 0:
+  if sample_images is not None:
     callbacks.append(AugmentedSamples(sample_images, model.get_layer("augmentation"), logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
-  return callbacks + list(extra)
+  return callbacks + [commit] + list(extra)
 
 
 def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
-  model.save(os.path.join(model_dir, "model.keras"))
+  """model.keras and saved_model/, each appearing complete or not at all."""
+  with atomic.atomic_path(os.path.join(model_dir, "model.keras"), suffix=".keras") as temporary:
+    model.save(temporary)
   if saved_model:
-    model.export(os.path.join(model_dir, "saved_model"), format="tf_saved_model", verbose=False)
+    target = os.path.join(model_dir, "saved_model")
+    scratch = f"{target}.partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    atomic.recover_dir(target)
+    model.export(scratch, format="tf_saved_model", verbose=False)
+    atomic.replace_dir(scratch, target)
+
+
+def _open_model_dir(model_dir: str) -> storage_locks.ProcessLock:
+  """Creates model_dir, checks it is writable and takes its lock (one run per folder)."""
+  problem = paths.writable_dir_problem(model_dir)
+  if problem:
+    raise TrainerError(f"--model_dir={model_dir}: cannot write there ({problem}).")
+  try:
+    return storage_locks.folder_lock(model_dir, what="training run")
+  except storage_locks.FolderBusy as error:
+    raise TrainerError(str(error)) from None
+
+
+def _read_json(path: str) -> dict:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except ValueError as error:
+    raise TrainerError(f"{path} is damaged ({error}). Move it aside (or use a new --model_dir).") from None
 
 
 def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
@@ -128,12 +138,16 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
   backbones.check_image_size(backbone, image_size)
   weights = resolve_weights(config.weights)
   model_dir = config.model_dir or default_model_dir(config, image_size)
+  with _open_model_dir(model_dir):
+    return _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir)
+
+
+def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir) -> dict:
   check_model_dir(config, model_dir)
   results_path = os.path.join(model_dir, "results.json")
   if os.path.exists(results_path):
     logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).", model_dir)
-    with open(results_path) as f:
-      return json.load(f)
+    return _read_json(results_path)
 
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
@@ -141,21 +155,22 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
   runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic)
   keras.mixed_precision.set_global_policy(runtime.precision)
   builder = builder or data.load_builder(config.dataset, config.data_dir, config.manual_dir)
-  data.check_splits(builder, config)
+  counts = data.check_splits(builder, config)
   _write_config(model_dir, config, runtime, builder, image_size)
+  state = checkpoints.load_state(model_dir)
 
-  train_ds, steps, class_weight = data.train_input(builder, config, image_size, runtime.strategy)
+  train_ds, steps = data.train_input(builder, config, image_size, runtime.strategy, counts)
   val_ds = data.val_input(builder, config, image_size)
-  sample_images = data.sample_images(builder, config, image_size)
+  augmentation = AUGMENTATIONS[config.augmentation]
+  sample_images = data.sample_images(builder, config, image_size) if augmentation and not state.history else None
   with runtime.strategy.scope():
-    model, base = build_classifier(backbone, image_size, weights, AUGMENTATIONS[config.augmentation],
-                                   config.dropout, config.seed)
+    model, base = build_classifier(backbone, image_size, weights, augmentation, config.dropout, config.seed)
+  if state.weights:
+    state = checkpoints.restore_weights(model_dir, state, model, with_optimizer=False)
+    logging.info("Resuming %s after epoch %d.", model_dir, state.completed_epochs)
 
   for phase in plan_phases(config, pretrained=weights is not None):
-    done_weights = os.path.join(model_dir, "phases", f"{phase.name}.weights.h5")
-    if os.path.exists(done_weights):
-      logging.info("Phase %s finished in an earlier run: loading its weights.", phase.name)
-      model.load_weights(done_weights)
+    if state.completed_epochs >= phase.end_epoch:
       continue
     logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1,
                  phase.end_epoch, phase.learning_rate, phase.schedule, ", backbone frozen" if phase.backbone_frozen else "")
@@ -165,21 +180,25 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
       model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
                                          steps * (phase.end_epoch - phase.first_epoch)),
                     loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
-    model.fit(train_ds, initial_epoch=phase.first_epoch, epochs=phase.end_epoch, steps_per_epoch=steps,
-              validation_data=val_ds, validation_steps=config.validation_steps or None, class_weight=class_weight,
+      if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
+        checkpoints.restore_weights(model_dir, state, model, with_optimizer=True)
+    commit = checkpoints.EpochCommit(model_dir, state, MONITOR)
+    model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
+              steps_per_epoch=steps, validation_data=val_ds, validation_steps=config.validation_steps or None,
               shuffle=False,  # the pipeline shuffles
-              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, extra_callbacks),
+              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, extra_callbacks),
               verbose="auto")
-    os.makedirs(os.path.dirname(done_weights), exist_ok=True)
-    model.save_weights(done_weights)
+    state, sample_images = commit.state, None
 
   _export(model, model_dir, config.saved_model)
-  best_epoch, best_f1 = _best_so_far(os.path.join(model_dir, "history.csv")) or (None, None)
-  results = {"best_epoch": best_epoch + 1 if best_epoch is not None else None, "best_val_weighted_f1": best_f1,
-             "best_model": os.path.join(model_dir, "best.keras"), "final_model": os.path.join(model_dir, "model.keras"),
+  best = state.best
+  results = {"best_epoch": best["epoch"] + 1 if best else None, "best_val_weighted_f1": best["value"] if best else None,
+             "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
+             "final_model": os.path.join(model_dir, "model.keras"),
              "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
-  with open(results_path, "w") as f:
-    json.dump(results, f, indent=2)
+  atomic.write_json(os.path.join(model_dir, "results.json"), results)
+  checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
+  f1 = f"{best['value']:.4f} at epoch {results['best_epoch']}" if best else "n/a"
   print(f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 "
-        f"{best_f1:.4f} at epoch {results['best_epoch']}. Outputs in {model_dir}.")
+        f"{f1}. Outputs in {model_dir}.")
   return results

@@ -1,0 +1,25 @@
+"""Running this project's modules and scripts as a user would: in a fresh Python process."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def environment(**extra: str) -> dict:
+  """The test process's environment, with the repository importable and TensorFlow's C++ log quiet."""
+  return {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def python(*args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+  """`python <args>` in the repository; output captured as text."""
+  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                        env=environment(**(env or {})))
+
+
+
+def module(name: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+  """`python -m <name> <args>`, e.g. module("tools.evaluate", "--model_dir=...")."""
+  return python("-m", name, *args, **kwargs)
