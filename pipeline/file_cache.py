@@ -2,7 +2,7 @@
 
 `Dataset.cache(prefix)` reuses whatever sits at `prefix`, so the name carries the dataset (name,
 config, version), the split, the image size and the stream. A writer killed half-way leaves
-`<prefix>.lockfile` and partial shards, which make the next run fail ("concurrent caching iterator");
+`<prefix>_<n>.lockfile` and partial shards, which make the next run fail ("concurrent caching iterator");
 here a per-cache OS lock tells a dead writer (its leftovers are removed, the cache is rebuilt) from a
 live one (this process then reads without the file cache).
 """
@@ -40,7 +40,7 @@ def claim(prefix: str) -> bool:
     os.close(fd)
     logging.warning("The file cache %s is being written by another process: reading without it.", prefix)
     return False
-  leftovers = glob.glob(f"{glob.escape(prefix)}.lockfile") + glob.glob(f"{glob.escape(prefix)}_*")
+  leftovers = glob.glob(f"{glob.escape(prefix)}_*")  # the writer's lockfile and temporary shards
   if leftovers:
     logging.warning("Removing a half-written file cache at %s (its writer was stopped); it is rebuilt.", prefix)
     for path in leftovers:

@@ -190,7 +190,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         raise TrainingDiverged(
             f"Training diverged: {key} became {float(value)} in phase {self.phase}, epoch {self.epoch + 1}, "
             f"{where}. Try a lower --learning_rate (or --fine_tune_learning_rate), or --mixed_precision=float32 "
-            "to rule out float16 overflow, with a new --model_dir. The epochs finished before it are kept "
+            "to rule out float16 overflow, with a new --model_dir. The epochs finished before it, if any, are kept "
             "(best.keras, history.csv, backup/).")
 
   def on_train_batch_end(self, batch, logs=None):

@@ -74,7 +74,11 @@ def check_splits(builder, config: TrainConfig) -> dict[int, int]:
   logging.info("Checking the splits: counting labels, subjects and files ...")
   counts = {}
   for flag, split in (("--train_splits", train_split(config)), ("--val_split", config.val_split)):
-    counts[flag] = count_labels(builder, split)
+    try:
+      size = builder.info.splits[split].num_examples
+    except (ValueError, KeyError, AssertionError) as error:
+      raise TrainerError(f"{flag}={split}: not a split expression of {config.dataset} ({error}).") from None
+    counts[flag] = count_labels(builder, split) if size else {HEM: 0, ALL: 0}
     if min(counts[flag].values()) == 0:
       found = f"{counts[flag][HEM]} HEM and {counts[flag][ALL]} ALL images"
       raise TrainerError(f"{flag}={split} holds {found}: training and validation need images of both classes. "

@@ -1,5 +1,6 @@
 """The tf.data input on the tiny synthetic dataset: shapes, labels, caching, balancing, sharding."""
 
+import os
 import shutil
 
 import numpy as np
@@ -79,15 +80,24 @@ def test_oversampling_balances_the_classes(tiny_synthetic):
   assert abs(all_share(labels) - 0.5) < 0.04  # 1920 draws: sd 0.011
 
 
-def test_no_balancing_keeps_the_natural_ratio_and_class_weights_even_it_out(tiny_synthetic):
+def test_class_weight_keeps_the_natural_ratio_and_each_example_carries_its_class_weight(tiny_synthetic):
   train = make_train_dataset(tiny_synthetic, image_size=16, batch_size=32, balance="class_weight", seed=0)
-  counts = train.class_counts
-  natural = counts[1] / (counts[0] + counts[1])
-  labels = [y for _, y in first_batches(train.dataset, 60)]
-  assert abs(all_share(labels) - natural) < 0.05
-  weight = train.class_weight
+  counts, weight = train.class_counts, train.class_weight
   assert weight[0] * counts[0] == pytest.approx(weight[1] * counts[1])
   assert weight[0] * counts[0] + weight[1] * counts[1] == pytest.approx(counts[0] + counts[1])
+  batches = first_batches(train.dataset, 60)
+  labels = [y for _, y, _ in batches]
+  assert abs(all_share(labels) - counts[1] / (counts[0] + counts[1])) < 0.05
+  for _, y, w in batches:  # (images, labels, weights): fit applies them under any strategy
+    np.testing.assert_allclose(w.numpy(), np.where(y.numpy() == 1, weight[1], weight[0]), rtol=1e-6)
+
+
+def test_a_split_without_one_class_cannot_be_balanced(tiny_synthetic):
+  with pytest.raises(ValueError, match="both classes"):
+    make_train_dataset(tiny_synthetic, image_size=16, batch_size=8, class_counts={0: 0, 1: 10})
+  with pytest.raises(ValueError, match="both classes"):
+    make_train_dataset(tiny_synthetic, image_size=16, batch_size=8, balance="class_weight",
+                       class_counts={0: 5, 1: 0})
 
 
 def test_unknown_balance_mode_is_rejected(tiny_synthetic):
@@ -95,10 +105,28 @@ def test_unknown_balance_mode_is_rejected(tiny_synthetic):
     make_train_dataset(tiny_synthetic, image_size=16, batch_size=8, balance="smote")
 
 
-def test_file_cache_works_for_sets_larger_than_ram(tiny_synthetic, tmp_path):
+def test_file_cache_works_for_sets_larger_than_ram_and_is_named_by_what_it_holds(tiny_synthetic, tmp_path):
   train = make_train_dataset(tiny_synthetic, image_size=16, batch_size=8, cache=str(tmp_path / "cache"), seed=0)
   first_batches(train.dataset, 3 * train.steps_per_epoch)
-  assert list(tmp_path.glob("cache_class*.index"))  # one cache file per class stream
+  names = sorted(p.name for p in tmp_path.glob("*.index"))
+  assert names == [f"cache-cnmc-synthetic_tiny-1.0.0-{TRAIN_SPLIT}-16px-class{label}.index" for label in (0, 1)]
+  other = make_train_dataset(tiny_synthetic, "fold_0", image_size=24, batch_size=8, cache=str(tmp_path / "cache"),
+                             seed=0)
+  assert next(iter(other.dataset))[0].shape == (8, 24, 24, 3)  # not the 16 px cache of another split
+
+
+def test_a_file_cache_left_half_written_by_a_killed_writer_is_rebuilt(tiny_synthetic, tmp_path):
+  from pipeline import file_cache
+  prefix = file_cache.cache_prefix(str(tmp_path / "cache"), tiny_synthetic, "validation", 16, "eval")
+  # What TensorFlow's cache writer leaves when killed (seen with TF 2.21): a lockfile that makes every
+  # later reader fail ("concurrent caching iterator"), and a partial shard.
+  (tmp_path / f"{os.path.basename(prefix)}_0.lockfile").write_text("pid")
+  (tmp_path / f"{os.path.basename(prefix)}_0.data-00000-of-00001.tempstate1234").write_bytes(b"\0" * 100)
+  dataset = make_eval_dataset(tiny_synthetic, image_size=16, batch_size=4, cache=str(tmp_path / "cache"))
+  labels = np.concatenate([y.numpy() for _, y in dataset])
+  assert len(labels) == tiny_synthetic.info.splits["validation"].num_examples
+  assert (tmp_path / f"{os.path.basename(prefix)}.index").exists()
+  assert not list(tmp_path.glob("*lockfile")) and not list(tmp_path.glob("*tempstate*"))
 
 
 def test_eval_dataset_yields_each_example_once_in_order(tiny_synthetic):

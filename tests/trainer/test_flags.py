@@ -42,3 +42,11 @@ def test_lists_and_ranges_are_parsed(parse):
 def test_inconsistent_flags_are_refused(parse, argv, message):
   with pytest.raises(TrainerError, match=message):
     parse(*argv)
+
+
+def test_path_flags_expand_the_home_folder_and_variables(parse, monkeypatch, tmp_path):
+  monkeypatch.setenv("HOME", str(tmp_path))
+  monkeypatch.setenv("EXPERIMENT", "exp1")
+  config = parse("--model_dir=~/runs/$EXPERIMENT", "--data_dir=~/tfds", "--manual_dir=$HOME/download")
+  assert config.model_dir == f"{tmp_path}/runs/exp1" and config.data_dir == f"{tmp_path}/tfds"
+  assert config.manual_dir == f"{tmp_path}/download"

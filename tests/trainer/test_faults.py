@@ -1,0 +1,110 @@
+"""Faults and misuse: one clear line and a non-zero exit, no traceback, and nothing a user had is lost."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tests.support.subprocesses import REPO, environment, module
+from tests.trainer.helpers import history, tiny_config
+from trainer import checkpoints
+from trainer.errors import TrainerError
+from trainer.train import run
+
+SMALL = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=2",
+         "--steps_per_epoch=3", "--validation_steps=1", "--nosaved_model"]
+
+
+def trainer(data_dir, *flags: str) -> subprocess.CompletedProcess:
+  return module("trainer", f"--dataset={data_dir}", *SMALL, *flags)
+
+
+def assert_one_clear_error(result, *phrases: str):
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  for phrase in phrases:
+    assert phrase in result.stderr, result.stderr[-2000:]
+
+
+def test_a_diverging_run_stops_saying_where_and_what_to_try(tiny_synthetic, tmp_path):
+  result = trainer(tiny_synthetic.data_dir, "--learning_rate=1e30", "--optimizer=sgd", f"--model_dir={tmp_path}")
+  assert_one_clear_error(result, "Training diverged", "phase train, epoch 1", "--learning_rate",
+                         "--mixed_precision=float32")
+  assert not (tmp_path / "results.json").exists() and not (tmp_path / "model.keras").exists()
+
+
+class PoisonAfterEpoch(keras.callbacks.Callback):
+  """Makes the weights NaN once `epoch` has been committed, as a diverging step would."""
+
+  def __init__(self, epoch):
+    super().__init__()
+    self.epoch = epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    if epoch == self.epoch:
+      for weight in self.model.trainable_weights:
+        weight.assign(np.full(weight.shape, np.nan, weight.dtype))
+
+
+def test_divergence_keeps_the_last_good_epoch_and_best_model(tiny_synthetic, tmp_path):
+  config = tiny_config(tmp_path, backbone="small_cnn", epochs=3)
+  with pytest.raises(checkpoints.TrainingDiverged, match="epoch 2, step 1"):
+    run(config, extra_callbacks=[PoisonAfterEpoch(0)], builder=tiny_synthetic)
+  assert [int(row["epoch"]) for row in history(tmp_path)] == [0]
+  images = np.zeros((1, 32, 32, 3), np.uint8)
+  import pipeline.augment  # noqa: F401  (the model holds its layer)
+  import trainer.metrics  # noqa: F401
+  assert np.isfinite(keras.saving.load_model(tmp_path / "best.keras").predict(images, verbose=0)).all()
+  assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--val_split=validation[:0]", "--val_split=validation[:0] holds 0 HEM and 0 ALL images"),
+    ("--train_splits=fold_0[:1]", "--train_splits=fold_0[:1] holds"),
+])
+def test_splits_without_both_classes_are_refused_with_their_counts(tiny_synthetic, tmp_path, flag, message):
+  assert_one_clear_error(trainer(tiny_synthetic.data_dir, flag, f"--model_dir={tmp_path}"), message, "both classes")
+
+
+def test_damaged_run_files_are_named_as_damaged(tiny_synthetic, tmp_path):
+  (tmp_path / "config.json").write_text("")
+  assert_one_clear_error(trainer(tiny_synthetic.data_dir, f"--model_dir={tmp_path}"),
+                         f"{tmp_path}/config.json is damaged")
+
+
+def test_an_unwritable_model_dir_fails_before_the_data_is_looked_at(tmp_path):
+  (tmp_path / "a_file").write_text("")
+  result = module("trainer", "--dataset=cnmc/real", f"--data_dir={tmp_path}/nothing_built", *SMALL,
+                  f"--model_dir={tmp_path}/a_file/run")
+  assert_one_clear_error(result, f"--model_dir={tmp_path}/a_file/run: cannot write there")
+
+
+def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(tiny_synthetic, tmp_path):
+  first = subprocess.Popen([sys.executable, "-m", "trainer", f"--dataset={tiny_synthetic.data_dir}", *SMALL,
+                            "--epochs=40", f"--model_dir={tmp_path}"], cwd=REPO, env=environment(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "backup" / "state.json").exists():  # the first is training
+      assert time.monotonic() < deadline and first.poll() is None
+      time.sleep(0.5)
+    second = trainer(tiny_synthetic.data_dir, "--epochs=40", f"--model_dir={tmp_path}")
+    assert_one_clear_error(second, "is in use by another training run", f"pid {first.pid}")
+  finally:
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+  rows = [int(row["epoch"]) for row in history(tmp_path)]
+  assert rows == list(range(len(rows)))  # the refused run wrote nothing into the first's history
+
+
+def test_a_damaged_results_file_is_named(tiny_synthetic, tmp_path):
+  run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
+  (tmp_path / "results.json").write_text("{")
+  with pytest.raises(TrainerError, match="results.json is damaged"):
+    run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
+  json.loads((tmp_path / "config.json").read_text())  # untouched
