@@ -13,9 +13,9 @@ def environment(**extra: str) -> dict:
   return {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
 
 
-def python(*args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-  """`python <args>` in the repository; output captured as text."""
-  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+def python(*args: str, timeout: int = 900, env: dict | None = None, cwd=REPO) -> subprocess.CompletedProcess:
+  """`python <args>` (in the repository unless cwd is given); output captured as text."""
+  return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                         env=environment(**(env or {})))
 
 

@@ -2,40 +2,59 @@
 
 import csv
 import json
-import os
 import pathlib
 import shutil
 import subprocess
-import sys
 
+import keras
 import numpy as np
 import pytest
 
 from cnmc_tfds.cnmc.layout import FINAL_DIR
 from evaluation.scores import classification_scores
-from tests.trainer.helpers import tiny_config
+from tests.support.subprocesses import module
+from tests.trainer.helpers import history, tiny_config
 from trainer.train import run
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+
+class ValidationPredictions(keras.callbacks.Callback):
+  """Keeps what the trainer's in-memory model predicts for the validation images when training ends."""
+
+  def __init__(self, images):
+    super().__init__()
+    self.images, self.probabilities = images, None
+
+  def on_train_end(self, logs=None):
+    self.probabilities = self.model.predict(self.images, verbose=0)[:, 0]
 
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_synthetic, tmp_path_factory):
-  """A small_cnn run at 64 px (a few seconds of training): best.keras, model.keras and config.json."""
+  """A small_cnn run at 64 px (seconds of training): best.keras, model.keras, config.json, and what the
+  final model predicted for the validation split before it was saved."""
+  from pipeline.input_pipeline import make_eval_dataset
   model_dir = tmp_path_factory.mktemp("trained") / "run"
-  run(tiny_config(model_dir, backbone="small_cnn", image_size=64, epochs=2, steps_per_epoch=4, validation_steps=0),
-      builder=tiny_synthetic)
+  images = np.concatenate([x.numpy() for x, _ in make_eval_dataset(tiny_synthetic, image_size=64, batch_size=32)])
+  recorder = ValidationPredictions(images)
+  run(tiny_config(model_dir, backbone="small_cnn", image_size=64, epochs=3, steps_per_epoch=6, validation_steps=0,
+                  learning_rate=3e-3), extra_callbacks=[recorder], builder=tiny_synthetic)
+  np.save(model_dir.parent / "trainer_probabilities.npy", recorder.probabilities)
   return model_dir
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", f"tools.{name}", *args], cwd=REPO, capture_output=True, text=True,
-                        timeout=600, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  return module(f"tools.{name}", *args)
 
 
 def read_csv(path) -> list[dict]:
   with open(path) as f:
     return list(csv.DictReader(f))
+
+
+def binary_cross_entropy(labels, probabilities) -> float:
+  p = np.clip(np.asarray(probabilities, np.float64), 1e-7, 1 - 1e-7)
+  y = np.asarray(labels, np.float64)
+  return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_path):
@@ -51,15 +70,35 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
     for key in ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity"):
       assert metrics["scores"][name][key] == pytest.approx(expected[key], abs=1e-5), (name, key)
   assert len(rows) == metrics["scores"]["plain"]["images"] == 12
-  # The saved model, reloaded, scores what the trainer measured for that epoch on the same images.
-  best = json.loads((trained_run / "results.json").read_text())["best_val_weighted_f1"]
-  assert metrics["scores"]["plain"]["weighted_f1"] == pytest.approx(best, abs=1e-4)
   subjects = {r["subject_id"] for r in rows}
   assert {s["subject"] for s in metrics["per_subject"]["plain"]["subjects"]} == subjects
   for picture in ("roc.png", "confusion_matrix.png", "confusion_matrix_tta.png"):
     assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert list((out / "logs").glob("events.out.tfevents.*"))
   assert "weighted_f1" in result.stdout and "subject-level vote accuracy" in result.stdout
+  assert str(tiny_synthetic_dir(trained_run)) in result.stdout  # it says which data it read
+
+
+def tiny_synthetic_dir(run_dir) -> str:
+  return json.loads((run_dir / "config.json").read_text())["dataset"]["data_dir"]
+
+
+def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_path):
+  # Probabilities, not a thresholded score: a cell near 0.5 may flip on a rounding difference.
+  result = tool("evaluate", f"--model={trained_run / 'model.keras'}", f"--output_dir={tmp_path / 'final'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  reloaded = [float(r["probability"]) for r in read_csv(tmp_path / "final" / "predictions.csv")]
+  in_trainer = np.load(trained_run.parent / "trainer_probabilities.npy")
+  np.testing.assert_allclose(reloaded, in_trainer, atol=2e-6)
+  assert np.abs(in_trainer - 0.5).max() > 0.05  # the model has moved away from a coin flip
+  # best.keras: the loss the trainer logged for its epoch, recomputed from the reloaded model's predictions.
+  result = tool("evaluate", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'best'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = read_csv(tmp_path / "best" / "predictions.csv")
+  best_epoch = json.loads((trained_run / "results.json").read_text())["best_epoch"] - 1
+  logged = history(trained_run)[best_epoch]["val_loss"]
+  recomputed = binary_cross_entropy([int(r["label"]) for r in rows], [float(r["probability"]) for r in rows])
+  assert recomputed == pytest.approx(logged, rel=1e-4)
 
 
 def test_evaluate_refuses_the_unlabelled_test_split_and_writes_nothing(trained_run, tmp_path):
@@ -115,3 +154,68 @@ def test_gradcam_writes_correct_and_wrong_pictures(trained_run, tmp_path):
     right = [a == bool(c["label"]) for a, c in zip(called_all, cells[group])]
     assert all(right) if group == "correct" else not any(right)
   assert list((out / "logs").glob("events.out.tfevents.*"))
+
+
+def copy_of(run_dir, tmp_path) -> pathlib.Path:
+  copy = tmp_path / "run_copy"
+  shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("logs", "backup", "eval-*", ".lock"))
+  return copy
+
+
+def assert_refused(result, *phrases):
+  assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+  for phrase in phrases:
+    assert phrase in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("where", ["run", "parent", "cwd", "foreign"])
+def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_run, tmp_path, where):
+  run_dir = copy_of(trained_run, tmp_path)
+  foreign = tmp_path / "notes"
+  foreign.mkdir()
+  (foreign / "paper.tex").write_text("mine")
+  output = {"run": run_dir, "parent": tmp_path, "cwd": ".", "foreign": foreign}[where]  # "." is `foreign`
+  before = sorted(p.name for p in tmp_path.rglob("*"))
+  result = module("tools.evaluate", f"--model_dir={run_dir}", f"--output_dir={output}", cwd=foreign)
+  assert_refused(result, "--output_dir=", "Choose a")
+  assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing deleted, nothing added
+
+
+def test_a_run_whose_dataset_moved_is_an_error_not_another_dataset(trained_run, tmp_path):
+  run_dir = copy_of(trained_run, tmp_path)
+  config = json.loads((run_dir / "config.json").read_text())
+  config["dataset"]["data_dir"] = str(tmp_path / "moved_away")
+  (run_dir / "config.json").write_text(json.dumps(config))
+  result = tool("predict", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}")
+  assert_refused(result, "synthetic_tiny", str(tmp_path / "moved_away"), "--dataset=")
+  assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(trained_run, tmp_path):
+  run_dir = copy_of(trained_run, tmp_path)
+  best = run_dir / "best.keras"
+  best.write_bytes(best.read_bytes()[: best.stat().st_size // 2])
+  result = tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "best.keras' is damaged" in result.stderr and "model.keras" in result.stderr
+  assert json.loads((tmp_path / "out" / "metrics.json").read_text())["model"].endswith("model.keras")
+
+
+def test_a_damaged_run_config_is_named(trained_run, tmp_path):
+  run_dir = copy_of(trained_run, tmp_path)
+  (run_dir / "config.json").write_text("")
+  assert_refused(tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}"),
+                 "config.json is damaged")
+
+
+def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
+  import pipeline.augment  # noqa: F401  (the model holds its layer)
+  import trainer.metrics  # noqa: F401
+  run_dir = copy_of(trained_run, tmp_path)
+  model = keras.saving.load_model(run_dir / "model.keras")
+  for weight in model.weights:
+    weight.assign(np.full(weight.shape, np.nan, weight.dtype))
+  model.save(run_dir / "broken.keras")
+  result = tool("predict", f"--model={run_dir / 'broken.keras'}", f"--output_dir={tmp_path / 'out'}")
+  assert_refused(result, "not a number", "Nothing was written")
+  assert not (tmp_path / "out").exists()
