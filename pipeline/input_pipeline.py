@@ -74,6 +74,7 @@ def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
   """The split's records as {"image": PNG bytes, "label", *metadata}; TFDS' own image decode is skipped."""
   read_config = tfds.ReadConfig(
       shuffle_seed=seed, input_context=input_context,
+      shuffle_reshuffle_each_iteration=seed is None,  # seeded: the same file order for every iterator
       try_autocache=False,  # we cache decoded, resized images ourselves
       skip_prefetch=True, num_parallel_calls_for_interleave_files=_AUTOTUNE,
       interleave_cycle_length=_AUTOTUNE)
@@ -121,6 +122,20 @@ def class_weights(counts: dict[int, int]) -> dict[int, float]:
   return {label: total / (len(counts) * n) for label, n in counts.items()}
 
 
+def _shuffled_passes(dataset: tf.data.Dataset, buffer: int, seed: int | None) -> tf.data.Dataset:
+  """Endless passes over `dataset`, each in a new random order.
+
+  With a seed, pass k's order is a pure function of (seed, k). `shuffle(reshuffle_each_iteration=True)`
+  would draw each pass's seed from a generator shared by every iterator of the dataset, and Keras'
+  fit reads one batch from a first iterator (to build the model) before starting another: how far
+  that first one's background prefetch got, a matter of timing, would shift every later order.
+  """
+  if seed is None:
+    return dataset.shuffle(buffer, reshuffle_each_iteration=True).repeat()
+  return tf.data.Dataset.counter().flat_map(
+      lambda k: dataset.shuffle(buffer, seed=seed * 1_000_003 + k, reshuffle_each_iteration=False))
+
+
 def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, batch_size: int,
                        balance: str = "oversample", cache: str | None = "memory",
                        shuffle_buffer: int = 2048, seed: int | None = None, deterministic: bool = False,
@@ -150,7 +165,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     name = ("all" if label is None else f"class{label}") + (
         f"-input{input_context.input_pipeline_id}of{input_context.num_input_pipelines}" if input_context else "")
     dataset = _cache(dataset, cache, builder, split, image_size, name)
-    return dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    return _shuffled_passes(dataset, shuffle_buffer, seed)
 
   if balance == "oversample":
     dataset = tf.data.Dataset.sample_from_datasets([stream(HEM), stream(ALL)], weights=[0.5, 0.5], seed=seed)

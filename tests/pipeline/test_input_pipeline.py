@@ -149,3 +149,20 @@ def test_each_replica_pipeline_reads_its_own_files_with_its_share_of_the_batch(t
     assert batches[0][0].shape[0] == 4
     seen.append({img.tobytes() for images, _ in batches for img in images.numpy()})
   assert seen[0] and seen[1] and not seen[0] & seen[1]
+
+
+def test_a_seeded_stream_is_the_same_for_every_iterator_however_far_others_read(tiny_synthetic):
+  # Keras' fit reads a batch from one iterator, drops it and starts another; the first one's background
+  # prefetch may have read any number of batches by then. None of that may change the second's stream.
+  train = make_train_dataset(tiny_synthetic, image_size=16, batch_size=8, seed=3)
+
+  def stream_after(consumed: int) -> list[bytes]:
+    first = iter(train.dataset)
+    for _ in range(consumed):
+      next(first)
+    second = first_batches(train.dataset, 12)  # 96 draws: several passes over each class
+    return [images.numpy().tobytes() + labels.numpy().tobytes() for images, labels in second]
+
+  reference = stream_after(0)
+  assert stream_after(1) == reference and stream_after(30) == reference
+  assert len(set(reference)) == len(reference)  # and the stream is not one batch repeated

@@ -1,33 +1,62 @@
 """MirroredStrategy over two logical CPU devices trains (TF must be configured before it starts)."""
 
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
+import pytest
+
+from tests.support.subprocesses import python
 from tests.trainer.helpers import history, read_json
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent("""
+TWO_CPUS = textwrap.dedent("""
     import sys
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import tensorflow_datasets as tfds
-    from trainer.train import run
     from tests.trainer.helpers import tiny_config
     builder = tfds.builder_from_directory(sys.argv[1])
-    run(tiny_config(sys.argv[2], strategy="mirrored", steps_per_epoch=2, validation_steps=1), builder=builder)
+    config = tiny_config(sys.argv[2], strategy="mirrored", steps_per_epoch=2, validation_steps=1,
+                         balance=sys.argv[3])
+""")
+
+TRAIN = TWO_CPUS + textwrap.dedent("""
+    from trainer.train import run
+    run(config, builder=builder)
+""")
+
+# The per-example weights each replica receives, against the labels it receives.
+CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
+    import json
+    from pipeline.input_pipeline import class_weights
+    from trainer import data, runtime
+    strategy = runtime.decide("float32", "off", "mirrored", False).strategy
+    counts = data.check_splits(builder, config)
+    dataset, _ = data.train_input(builder, config, 32, strategy, counts)
+    images, labels, weights = next(iter(dataset))
+    local = [(l.numpy().tolist(), w.numpy().tolist()) for l, w in zip(strategy.experimental_local_results(labels),
+                                                                      strategy.experimental_local_results(weights))]
+    print(json.dumps({"replicas": local, "class_weight": class_weights(counts)}))
 """)
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
-  result = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_synthetic.data_dir), str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path), "oversample")
   assert result.returncode == 0, result.stderr[-3000:]
   resolved = read_json(tmp_path / "config.json")["resolved"]
   assert resolved["strategy"] == "mirrored" and resolved["replicas"] == 2
   assert [int(row["epoch"]) for row in history(tmp_path)] == [0, 1]
+
+
+def test_class_weights_reach_every_replica_and_train_under_mirrored_strategy(tiny_synthetic, tmp_path):
+  import json
+  result = python("-c", CLASS_WEIGHTS_PER_REPLICA, str(tiny_synthetic.data_dir), str(tmp_path / "x"), "class_weight")
+  assert result.returncode == 0, result.stderr[-3000:]
+  seen = json.loads(result.stdout.strip().splitlines()[-1])
+  weight = {int(k): v for k, v in seen["class_weight"].items()}
+  assert len(seen["replicas"]) == 2
+  for labels, weights in seen["replicas"]:
+    assert len(labels) == 4  # half of the global batch of 8
+    assert weights == pytest.approx([weight[label] for label in labels])  # as on one device
+  result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [0, 1]
