@@ -31,6 +31,9 @@ def main(argv):
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
   plan = fold_runs.fold_plan(FOLDS.value)
   cv_dir = paths.expand_path(CV_DIR.value) or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}")
+  problem = paths.writable_dir_problem(cv_dir)
+  if problem:
+    raise app.UsageError(f"--cv_dir={cv_dir}: cannot write there ({problem}).")
   per_fold = {}
   for held_out, training in plan:
     fold_dir = os.path.join(cv_dir, held_out)

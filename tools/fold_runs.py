@@ -52,6 +52,7 @@ def score_run(run_dir: str, held_out: str, batch_size: int) -> dict:
   model_path = os.path.join(run_dir, "model.keras")
   builder = sources.dataset_builder(inference.run_config(model_path), None, None)
   model, image_size = inference.load_classifier(model_path)
+  print(f"Scoring {model_path} on {builder.info.full_name} ({builder.data_dir}), split {held_out} ...", flush=True)
   batches = make_eval_dataset(builder, held_out, image_size=image_size, batch_size=batch_size, cache=None,
                               metadata=("subject_id",))
   predicted = inference.predict_dataset(model, batches)

@@ -118,6 +118,9 @@ def main(argv):
   except (EvaluationError, DatasetError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(1)
+  except OSError as error:  # a full disk, a folder without permission: the file and the reason
+    print(f"error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def main(argv):
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
   demo_dir = paths.expand_path(DEMO_DIR.value) or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}")
+  problem = paths.writable_dir_problem(demo_dir)
+  if problem:
+    raise app.UsageError(f"--demo_dir={demo_dir}: cannot write there ({problem}).")
   results, sections = {}, []
   for kind, plan in split_plans().items():
     runs = {}

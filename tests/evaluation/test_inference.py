@@ -87,7 +87,7 @@ def test_model_resolution_errors(tmp_path):
 def test_a_damaged_or_foreign_model_is_refused(tmp_path):
   broken = tmp_path / "broken.keras"
   broken.write_bytes(b"not a zip")
-  with pytest.raises(EvaluationError, match="Cannot load the model"):
+  with pytest.raises(EvaluationError, match="is damaged: not a complete .keras archive"):
     load_classifier(str(broken))
   inputs = keras.Input((10,))
   foreign = tmp_path / "foreign.keras"
