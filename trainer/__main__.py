@@ -5,7 +5,6 @@
   python -m trainer --quick --weights=none                   # a smoke run in a minute on a CPU
 """
 
-import os
 import sys
 
 from absl import app
@@ -18,9 +17,6 @@ def main(argv):
   if len(argv) > 1:
     raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   config = trainer_flags.config_from_flags()
-  if config.deterministic:
-    # oneDNN's custom CPU kernels may sum in a different order from run to run; read when TensorFlow loads.
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
   from cnmc_tfds.cnmc.errors import DatasetError
   from trainer.train import run  # after flag parsing: importing TensorFlow is slow
   try:
