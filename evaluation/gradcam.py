@@ -21,7 +21,7 @@ def _split_at_backbone(model: keras.Model):
   dense = layers[-1]
   if not backbones or not isinstance(dense, keras.layers.Dense) or dense.units != 1:
     raise EvaluationError(f"Grad-CAM needs a model built by the trainer (a backbone model followed by a "
-                          f"one-unit Dense); {model.name} has layers {[l.name for l in layers]}.")
+                          f"one-unit Dense); {model.name} has layers {[layer.name for layer in layers]}.")
   b = backbones[-1]
   return layers[:b], layers[b], layers[b + 1:-1], dense
 

@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 import pipeline.augment  # noqa: F401  (registers the augmentation layer for loading)
-import trainer.metrics  # noqa: F401  (registers the metrics for loading)
 from evaluation.errors import EvaluationError
 
 TTA_VIEWS = 8

@@ -7,7 +7,7 @@ The challenge metric is scikit-learn's f1_score(average="weighted"), which parti
 import numpy as np
 from sklearn import metrics
 
-from cnmc_tfds.cnmc.filenames import ALL, CLASS_NAMES, HEM
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
 
 
 def classification_scores(labels, probabilities, threshold: float = 0.5) -> dict:

@@ -8,20 +8,16 @@ import os
 
 import tensorflow_datasets as tfds
 
-import cnmc_tfds  # noqa: F401  (registers cnmc)
+from cnmc_tfds.loading import load_builder
+from cnmc_tfds.vocabulary import TEST_SPLIT, base_splits
 from evaluation.errors import EvaluationError
-from trainer.data import load_builder
-from trainer.errors import TrainerError
 
 
 def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None) -> tfds.core.DatasetBuilder:
   """--dataset if given (built first if it is synthetic and missing); else the run's own dataset,
   read from the folder its config.json names (so custom configs and data dirs just work)."""
   if dataset:
-    try:
-      return load_builder(dataset, data_dir)
-    except TrainerError as error:
-      raise EvaluationError(str(error)) from None
+    return load_builder(dataset, data_dir)
   recorded = run_config.get("dataset")
   if not recorded:
     raise EvaluationError("Which dataset? The model has no training run's config.json beside it to say. Pass "
@@ -38,10 +34,10 @@ def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None)
 def check_split(builder, split: str, labelled: bool) -> None:
   """The split exists (and, for evaluation, has labels)."""
   known = sorted(builder.info.splits)
-  bases = [part.split("[")[0].strip() for part in split.split("+")]
+  bases = base_splits(split)
   unknown = [base for base in bases if base not in known]
   if unknown:
     raise EvaluationError(f"--split={split}: {builder.info.full_name} has the splits {', '.join(known)}.")
-  if labelled and "test" in bases:
+  if labelled and TEST_SPLIT in bases:
     raise EvaluationError("--split=test is the unlabelled final test set: nothing to score. Evaluate on "
                           "validation (or a fold); write test predictions with `python -m tools.predict`.")

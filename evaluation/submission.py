@@ -2,22 +2,15 @@
 `i.bmp`, zipped."""
 
 import os
-import re
 import zipfile
 
 import numpy as np
 
+from cnmc_tfds.vocabulary import image_number
 from evaluation.errors import EvaluationError
 
 SUBMISSION_FILE = "isbi_valid.predict"
 SUBMISSION_ZIP = "isbi_valid.zip"
-_NUMBERED = re.compile(r"^(\d+)\.(bmp|png)$", re.IGNORECASE)
-
-
-def image_number(name: str) -> int | None:
-  """17 for '17.bmp'; None for a name that is not a number."""
-  match = _NUMBERED.match(name)
-  return int(match.group(1)) if match else None
 
 
 def numbered(names) -> bool:

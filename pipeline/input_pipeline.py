@@ -15,11 +15,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from cnmc_tfds.cnmc.cell_images import IMAGE_SIZE as STORED_SIZE
-from cnmc_tfds.cnmc.filenames import ALL, HEM
+from cnmc_tfds.vocabulary import ALL, HEM, IMAGE_SIZE as STORED_SIZE, TRAIN_SPLIT, VALIDATION_SPLIT
 from pipeline import file_cache
 
-TRAIN_SPLIT = "fold_0+fold_1+fold_2"
+_RECORDS_PER_READ = 4096  # metadata-only passes (labels, ids) read this many records per batch
 BALANCE_MODES = ("oversample", "class_weight", "none")
 _AUTOTUNE = tf.data.AUTOTUNE
 
@@ -97,7 +96,7 @@ def _cache(dataset: tf.data.Dataset, cache: str | None, builder, split: str, ima
 def count_labels(builder, split: str) -> dict[int, int]:
   """label -> number of examples, read from the records without decoding any image."""
   labels = _read(builder, split, shuffle_files=False, seed=None, input_context=None)
-  labels = labels.map(lambda ex: ex["label"], num_parallel_calls=_AUTOTUNE).batch(4096)
+  labels = labels.map(lambda ex: ex["label"], num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
   counts = np.bincount(np.concatenate([b.numpy() for b in labels]), minlength=2)
   return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
 
@@ -106,7 +105,7 @@ def subjects_and_files(builder, split: str) -> tuple[set[str], set[str]]:
   """The subject ids and file names in a split, read from the records without decoding any image."""
   rows = _read(builder, split, shuffle_files=False, seed=None, input_context=None,
                metadata=("subject_id", "file_name"))
-  rows = rows.map(lambda ex: (ex["subject_id"], ex["file_name"]), num_parallel_calls=_AUTOTUNE).batch(4096)
+  rows = rows.map(lambda ex: (ex["subject_id"], ex["file_name"]), num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
   subjects, files = set(), set()
   for subject_ids, file_names in rows:
     subjects.update(s.decode() for s in subject_ids.numpy())
@@ -182,7 +181,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
                     class_counts=counts, class_weight=weights)
 
 
-def make_eval_dataset(builder, split: str = "validation", *, image_size: int, batch_size: int,
+def make_eval_dataset(builder, split: str = VALIDATION_SPLIT, *, image_size: int, batch_size: int,
                       cache: str | None = "memory", metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
   """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels).
 

@@ -34,8 +34,8 @@ class ProcessLock:
       if not wait:
         holder = self._holder()
         os.close(self._fd)
-        raise FolderBusy(f"{os.path.dirname(os.path.abspath(path))} is in use by another {what} ({holder}). Wait for it to finish, stop it, "
-                         "or use another folder.") from None
+        raise FolderBusy(f"{os.path.dirname(os.path.abspath(path))} is in use by another {what} ({holder}). "
+                         "Wait for it to finish, stop it, or use another folder.") from None
       if on_wait:
         on_wait(self._holder())
       fcntl.flock(self._fd, fcntl.LOCK_EX)

@@ -39,7 +39,7 @@ def _best_seconds_per_image(fn, items, repeats: int) -> float:
 
 
 def _cells(n_images: int) -> list[np.ndarray]:
-  from cnmc_tfds.cnmc.filenames import ALL, HEM
+  from cnmc_tfds.vocabulary import ALL, HEM
   from cnmc_tfds.cnmc.synthetic_cells import draw_subject_style, render_cell
   rng = np.random.default_rng(0)
   return [render_cell(rng, ALL if i % 2 else HEM, draw_subject_style(rng)) for i in range(n_images)]

@@ -24,6 +24,7 @@ import time
 
 from absl import app, flags, logging
 
+from cnmc_tfds.vocabulary import FOLD_SPLITS
 from tools import bench_data
 from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
 
@@ -169,7 +170,7 @@ def main(argv):
   report = _table(results)
   print(report)
   meta = {"image_size": size, "batch_size": batch, "train_images": sum(
-      builder.info.splits[s].num_examples for s in ("fold_0", "fold_1", "fold_2")),
+      builder.info.splits[s].num_examples for s in FOLD_SPLITS),
           "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
           "date": time.strftime("%Y-%m-%d")}
   with open(_OUTPUT.value, "w") as f:
@@ -197,7 +198,8 @@ def _table(results: dict) -> str:
     lines.append(f"{name:50}{rate:10.0f}{vs_seed}{rate / keras3:10.1f}")
   layers = results["layers"]
   lines.append(f"fused affine / keras-cv chain: {layers['fused_affine_xla'] / layers['keras_cv_affine_chain']:.1f}x; "
-               f"fused colour / keras-cv chain: {layers['fused_colour_xla'] / layers['keras_cv_colour_chain_xla']:.1f}x")
+               "fused colour / keras-cv chain: "
+               f"{layers['fused_colour_xla'] / layers['keras_cv_colour_chain_xla']:.1f}x")
   return "\n".join(lines)
 
 

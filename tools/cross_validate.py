@@ -14,6 +14,7 @@ import os
 
 from absl import app, flags
 
+from cnmc_tfds.vocabulary import FOLD_SPLITS
 from storage import atomic, paths
 from tools import fold_runs
 from trainer import flags as trainer_flags
@@ -21,7 +22,7 @@ from trainer.config import dataset_label
 
 CV_DIR = flags.DEFINE_string("cv_dir", None,
                              "Where the folds' runs and the summary go; default runs/cv-<dataset>-<backbone>.")
-FOLDS = flags.DEFINE_list("folds", ["fold_0", "fold_1", "fold_2"], "The subject-disjoint folds to rotate.")
+FOLDS = flags.DEFINE_list("folds", list(FOLD_SPLITS), "The subject-disjoint folds to rotate.")
 
 
 def main(argv):
@@ -30,7 +31,8 @@ def main(argv):
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
   plan = fold_runs.fold_plan(FOLDS.value)
-  cv_dir = paths.expand_path(CV_DIR.value) or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}")
+  cv_dir = (paths.expand_path(CV_DIR.value)
+            or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}"))
   problem = paths.writable_dir_problem(cv_dir)
   if problem:
     raise app.UsageError(f"--cv_dir={cv_dir}: cannot write there ({problem}).")
@@ -45,8 +47,8 @@ def main(argv):
   text = fold_runs.table(per_fold, summary, first_column="validation fold")
   atomic.write_json(os.path.join(cv_dir, "cross_validation.json"), results)
   atomic.write_text(os.path.join(cv_dir, "cross_validation.md"),
-                    f"Cross-validation, final models, threshold 0.5; trainer flags: {' '.join(arguments) or '(defaults)'}"
-                    f"\n\n{text}\n")
+                    "Cross-validation, final models, threshold 0.5; trainer flags: "
+                    f"{' '.join(arguments) or '(defaults)'}\n\n{text}\n")
   print(f"\n{text}\n\nResults in {cv_dir}/cross_validation.json and .md")
 
 

@@ -17,7 +17,6 @@ import sys
 
 from absl import app, flags
 
-from storage import paths
 from tools import model_flags
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to score; default: the run's validation split "
@@ -44,7 +43,7 @@ def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -
   split = split or run_config.get("flags", {}).get("val_split", "validation")
   output_dir = model_flags.output_dir(model_path, f"eval-{split}", "tools.evaluate")
   model, model_path, image_size = inference.load_run_model(model_file, model_dir)
-  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, paths.expand_path(model_flags.DATA_DIR.value))
+  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
   sources.check_split(builder, split, labelled=True)
   batches = make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
                               cache=None, metadata=("subject_id", "file_name"))
@@ -71,7 +70,7 @@ def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -
     _write_csv(os.path.join(scratch, "predictions.csv"), [
         {"file_name": name.decode(), "subject_id": subject.decode(), "label": int(label),
          **{key: f"{predicted[key][i]:.6f}" for key in columns.values()}}
-        for i, (name, subject, label) in enumerate(zip(predicted["file_name"], subjects, labels))])
+        for i, (name, subject, label) in enumerate(zip(predicted["file_name"], subjects, labels, strict=True))])
     _write_csv(os.path.join(scratch, "subjects.csv"),
                [{"tta": name == "tta", **row} for name, table in results["per_subject"].items()
                 for row in table["subjects"]])

@@ -14,6 +14,7 @@ import sys
 
 from absl import app, flags
 
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
 from tools import model_flags
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to sample from; default: the run's validation "
@@ -34,8 +35,8 @@ def _caption_tile(image, heat_overlay, label: int, probability: float, name: str
   pair = pair.resize((pair.width * scale, pair.height * scale), Image.NEAREST)
   canvas = Image.new("RGB", (max(pair.width, 240), pair.height + 30), "white")
   canvas.paste(pair, (0, 30))
-  called = "ALL" if probability >= model_flags.THRESHOLD.value else "HEM"
-  ImageDraw.Draw(canvas).text((2, 2), f"{name}\ntrue {'ALL' if label else 'HEM'}, called {called}, "
+  called = CLASS_NAMES[ALL if probability >= model_flags.THRESHOLD.value else HEM].upper()
+  ImageDraw.Draw(canvas).text((2, 2), f"{name}\ntrue {CLASS_NAMES[label].upper()}, called {called}, "
                               f"P(ALL) {probability:.2f}", fill="black")
   return np.asarray(canvas)
 
@@ -55,7 +56,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   import tensorflow as tf
   from evaluation import inference, sources
   from evaluation.gradcam import make_gradcam_fn, overlay
-  from storage import paths, result_dirs
+  from storage import result_dirs
   from pipeline.input_pipeline import make_eval_dataset
   from trainer.pictures import image_grid, save_picture
 
@@ -64,7 +65,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   split = SPLIT.value or run_config.get("flags", {}).get("val_split", "validation")
   output_dir = model_flags.output_dir(model_path, f"gradcam-{split}", "tools.gradcam")
   model, model_path, image_size = inference.load_run_model(model_file, model_dir)
-  builder = sources.dataset_builder(run_config, model_flags.DATASET.value, paths.expand_path(model_flags.DATA_DIR.value))
+  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
   sources.check_split(builder, split, labelled=True)
 
   def batches():
@@ -96,7 +97,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
       heatmaps, probabilities = (t.numpy() for t in explain(stack))
       tiles = [_caption_tile(stack[k], over, int(predicted["label"][i]), float(probabilities[k]),
                              predicted["file_name"][i].decode())
-               for k, (i, over) in enumerate(zip(indices, overlay(stack, heatmaps)))]
+               for k, (i, over) in enumerate(zip(indices, overlay(stack, heatmaps), strict=True))]
       save_picture(image_grid(np.stack(tiles), columns=_TILE_COLUMNS), os.path.join(scratch, f"{group}.png"),
                    writer, f"gradcam/{split}/{group}", 0)
       cells[group] = [{"file_name": predicted["file_name"][i].decode(), "label": int(predicted["label"][i]),

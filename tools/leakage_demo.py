@@ -16,6 +16,7 @@ import os
 
 from absl import app, flags
 
+from cnmc_tfds.vocabulary import FOLD_SPLITS
 from storage import atomic, paths
 from tools import fold_runs
 from trainer import flags as trainer_flags
@@ -24,11 +25,10 @@ from trainer.config import dataset_label
 DEMO_DIR = flags.DEFINE_string("demo_dir", None, "Where the six runs and the summary go; default "
                                "runs/leakage-<dataset>-<backbone>.")
 
-FOLDS = ("fold_0", "fold_1", "fold_2")
 THIRDS = ("[:33%]", "[33%:67%]", "[67%:]")
 
 
-def split_plans(folds=FOLDS) -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
+def split_plans(folds=FOLD_SPLITS) -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
   """{"by_subject": [...], "by_image": [...]}, each a list of (run name, training splits, validation split)."""
   by_subject = [(f"by_subject_{held_out}", training, held_out) for held_out, training in fold_runs.fold_plan(folds)]
   by_image = [(f"by_image_third_{k}", tuple(f"{f}{THIRDS[j]}" for f in folds for j in range(3) if j != k),
@@ -47,7 +47,8 @@ def main(argv):
   from evaluation import inference, sources
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
-  demo_dir = paths.expand_path(DEMO_DIR.value) or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}")
+  demo_dir = (paths.expand_path(DEMO_DIR.value)
+              or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}"))
   problem = paths.writable_dir_problem(demo_dir)
   if problem:
     raise app.UsageError(f"--demo_dir={demo_dir}: cannot write there ({problem}).")

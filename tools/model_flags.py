@@ -31,6 +31,11 @@ def model_arguments() -> tuple[str | None, str | None]:
   return paths.expand_path(MODEL.value), paths.expand_path(MODEL_DIR.value)
 
 
+def dataset_arguments() -> tuple[str | None, str | None]:
+  """(--dataset, --data_dir) with ~ and $VARS expanded."""
+  return paths.expand_path(DATASET.value), paths.expand_path(DATA_DIR.value)
+
+
 def output_dir(model_path: str, name: str, tool: str) -> str:
   """--output_dir (default <model's folder>/<name>), refused before any work if writing it would delete
   something the tool did not make: the model, its run folder, the working directory, foreign files."""

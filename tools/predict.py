@@ -17,10 +17,11 @@ import sys
 
 from absl import app, flags
 
+from cnmc_tfds.vocabulary import CLASS_NAMES, TEST_SPLIT
 from storage import paths
 from tools import model_flags
 
-SPLIT = flags.DEFINE_string("split", "test", "Split of --dataset to predict (ignored with --images).")
+SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict (ignored with --images).")
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
 
 
@@ -34,8 +35,7 @@ def _batches(model_path: str, image_size: int):
     names = image_folder.list_images(folder)
     return (os.path.basename(os.path.normpath(folder)),
             image_folder.folder_batches(folder, names, image_size, batch_size), len(names))
-  builder = sources.dataset_builder(inference.run_config(model_path), model_flags.DATASET.value,
-                                    paths.expand_path(model_flags.DATA_DIR.value))
+  builder = sources.dataset_builder(inference.run_config(model_path), *model_flags.dataset_arguments())
   sources.check_split(builder, SPLIT.value, labelled=False)
   batches = make_eval_dataset(builder, SPLIT.value, image_size=image_size, batch_size=batch_size, cache=None,
                               metadata=("file_name",))
@@ -76,7 +76,7 @@ def predict(model_file: str | None, model_dir: str | None) -> str:
       writer = csv.writer(f)
       writer.writerow(["file_name", "probability_all", "predicted_class", "predicted_label"])
       for i in order:
-        writer.writerow([names[i], f"{probabilities[i]:.6f}", classes[i], "all" if classes[i] else "hem"])
+        writer.writerow([names[i], f"{probabilities[i]:.6f}", classes[i], CLASS_NAMES[classes[i]]])
   print(f"{classes.sum()} ALL, {len(classes) - classes.sum()} HEM (threshold {model_flags.THRESHOLD.value}).")
   print(message)
   print(f"Results in {output_dir}")

@@ -25,7 +25,7 @@ def newest_profile(model_dir: str) -> list[str]:
 
 
 def _field(page: str, name: str) -> str | None:
-  match = re.search(r'"%s":"([^"]*)"' % name, page)
+  match = re.search(rf'"{name}":"([^"]*)"', page)
   return match.group(1) if match else None
 
 

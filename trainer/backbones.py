@@ -8,7 +8,8 @@ keras.applications names it in the Keras cache) and how it wants its pixels: Eff
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from trainer.errors import TrainerError
 

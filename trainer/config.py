@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+from cnmc_tfds.vocabulary import FOLD_SPLITS, VALIDATION_SPLIT
 from trainer.errors import TrainerError
 
 AUGMENTATIONS = {
@@ -30,8 +31,8 @@ class TrainConfig:
   dataset: str = "cnmc/synthetic"
   data_dir: str | None = None
   manual_dir: str | None = None
-  train_splits: tuple[str, ...] = ("fold_0", "fold_1", "fold_2")
-  val_split: str = "validation"
+  train_splits: tuple[str, ...] = FOLD_SPLITS
+  val_split: str = VALIDATION_SPLIT
   image_size: int = 0  # 0: the backbone's default
   batch_size: int = 32
   epochs: int = 10

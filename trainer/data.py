@@ -1,57 +1,12 @@
-"""The trainer's view of the data: find (or build) the dataset, and make its train and val inputs."""
-
-import os
+"""The trainer's view of the data: check the splits, make the train and val inputs."""
 
 import tensorflow as tf
-import tensorflow_datasets as tfds
 from absl import logging
 
-import cnmc_tfds  # noqa: F401  (registers cnmc)
-from cnmc_tfds.cnmc.filenames import ALL, HEM
+from cnmc_tfds.vocabulary import ALL, HEM, TEST_SPLIT, base_splits
 from pipeline.input_pipeline import count_labels, make_eval_dataset, make_train_dataset, subjects_and_files
-from storage import locks
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
-
-
-def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
-  """The dataset's builder, built first if needed (synthetic: drawn here; real: from --manual_dir).
-
-  dataset: a TFDS name/config such as cnmc/real, or the folder of a prepared one
-  (<data_dir>/cnmc/<config>/<version>), e.g. a custom synthetic config.
-  """
-  if os.path.isfile(os.path.join(dataset, "dataset_info.json")):
-    return tfds.builder_from_directory(dataset)
-  try:
-    builder = tfds.builder(dataset, data_dir=data_dir)
-  except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-    raise TrainerError(f"--dataset={dataset!r}: {error}".split("\n")[0] +
-                       " Use cnmc/synthetic, cnmc/synthetic_full, cnmc/real or the folder of a prepared dataset.") from None
-  if builder.is_prepared():
-    return builder
-  synthetic = getattr(builder.builder_config, "synthetic", False)
-  if not synthetic and not manual_dir:
-    raise TrainerError(
-        f"The dataset {dataset} is not built in {builder.data_dir}. Build it from your download with\n"
-        f"  tfds build {dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
-        + (f" --data_dir={data_dir}" if data_dir else "") +
-        "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
-  # Two processes asking for the same unbuilt dataset: the second waits for the first, then reads.
-  lock = os.path.join(os.path.dirname(str(builder.data_dir)), ".build.lock")
-  with locks.ProcessLock(lock, wait=True, what="dataset build",
-                         on_wait=lambda holder: logging.info("Waiting for another build of %s (%s) ...",
-                                                             dataset, holder)):
-    builder = tfds.builder(dataset, data_dir=data_dir)
-    if builder.is_prepared():
-      return builder
-    logging.info("Building %s in %s (once) ...", dataset, builder.data_dir)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-    return builder
-
-
-def _base_splits(split: str) -> list[str]:
-  """'fold_0[:67%]+fold_1' -> ['fold_0', 'fold_1'] (TFDS split syntax: sums and slices)."""
-  return [part.split("[")[0].strip() for part in split.split("+")]
 
 
 def check_splits(builder, config: TrainConfig) -> dict[int, int]:
@@ -62,10 +17,10 @@ def check_splits(builder, config: TrainConfig) -> dict[int, int]:
   """
   known = set(builder.info.splits)
   for split in (*config.train_splits, config.val_split):
-    for base in _base_splits(split):
+    for base in base_splits(split):
       if base not in known:
         raise TrainerError(f"The split {base!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
-  if "test" in {b for s in (*config.train_splits, config.val_split) for b in _base_splits(s)}:
+  if TEST_SPLIT in {b for s in (*config.train_splits, config.val_split) for b in base_splits(s)}:
     raise TrainerError("The 'test' split is unlabelled (the challenge's final set): train and validate on "
                        "fold_0..fold_2 and validation.")
   if config.val_split in config.train_splits:

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
 from storage import atomic
 
 _CELL = 140  # confusion-matrix square, pixels
@@ -26,7 +27,7 @@ def image_grid(images: np.ndarray, columns: int = 4) -> np.ndarray:
 
 def confusion_matrix_picture(tp: float, fp: float, tn: float, fn: float) -> np.ndarray:
   """A labelled 2x2 confusion matrix (rows: true class, columns: predicted), (H, W, 3) uint8."""
-  rows = [("HEM", [tn, fp]), ("ALL", [fn, tp])]
+  rows = [(CLASS_NAMES[HEM].upper(), [tn, fp]), (CLASS_NAMES[ALL].upper(), [fn, tp])]
   picture = Image.new("RGB", (60 + 2 * _CELL, 40 + 2 * _CELL), "white")
   draw = ImageDraw.Draw(picture)
   draw.text((60, 5), "predicted HEM", fill="black")

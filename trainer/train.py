@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from cnmc_tfds.loading import load_builder
 from storage import atomic, locks as storage_locks, paths
 from trainer import backbones, checkpoints, data, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
@@ -154,7 +155,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
     tf.config.experimental.enable_op_determinism()
   runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic)
   keras.mixed_precision.set_global_policy(runtime.precision)
-  builder = builder or data.load_builder(config.dataset, config.data_dir, config.manual_dir)
+  builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
   counts = data.check_splits(builder, config)
   _write_config(model_dir, config, runtime, builder, image_size)
   state = checkpoints.load_state(model_dir)
@@ -172,8 +173,8 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
   for phase in plan_phases(config, pretrained=weights is not None):
     if state.completed_epochs >= phase.end_epoch:
       continue
-    logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1,
-                 phase.end_epoch, phase.learning_rate, phase.schedule, ", backbone frozen" if phase.backbone_frozen else "")
+    logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1, phase.end_epoch,
+                 phase.learning_rate, phase.schedule, ", backbone frozen" if phase.backbone_frozen else "")
     with runtime.strategy.scope():
       (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
       metrics = training_metrics()

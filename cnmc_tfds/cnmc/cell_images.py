@@ -6,7 +6,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnmc_tfds.cnmc.errors import DatasetError
 
-IMAGE_SIZE = 450
+from cnmc_tfds.vocabulary import IMAGE_SIZE
 # Some final-phase images were released at 600x600; participants centre-cropped them to 450.
 _CROPPABLE_SIZE = 600
 

@@ -6,7 +6,7 @@
 
 import csv
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from absl import logging
@@ -15,8 +15,9 @@ import tensorflow_datasets as tfds
 import tqdm
 
 from cnmc_tfds.cnmc import layout, synthetic_tree
-from cnmc_tfds.cnmc.cell_images import IMAGE_SIZE, read_cell_image
+from cnmc_tfds.cnmc.cell_images import read_cell_image
 from cnmc_tfds.cnmc.errors import DatasetError
+from cnmc_tfds.vocabulary import IMAGE_SIZE, TEST_SPLIT, VALIDATION_SPLIT
 from cnmc_tfds.cnmc.filenames import (CLASS_NAMES, UNLABELED, CellName, is_junk, parse_cell_name,
                                       parse_numbered_name)
 
@@ -106,7 +107,7 @@ def _prelim_rows(parts: layout.DownloadParts) -> list[dict]:
 
 def _warn_about_shared_subjects(splits: dict[str, list[dict]]) -> None:
   """The download's folds and preliminary set are subject-disjoint; say so loudly if not."""
-  subjects = {split: {c["subject_id"] for c in cells} for split, cells in splits.items() if split != "test"}
+  subjects = {split: {c["subject_id"] for c in cells} for split, cells in splits.items() if split != TEST_SPLIT}
   names = sorted(subjects)
   for i, a in enumerate(names):
     for b in names[i + 1:]:
@@ -161,12 +162,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                                      image_index=c.image_index, cell_index=c.cell_index,
                                      original_name=path.name) for path, c in files]
               for fold, files in folds.items()}
-    splits["validation"] = [
+    splits[VALIDATION_SPLIT] = [
         _cell(parts.prelim_images / row["new_names"], label=int(row["labels"]),
               subject_id=c.subject_id, image_index=c.image_index, cell_index=c.cell_index,
               original_name=row["Patient_ID"])
         for row in prelim for c in [parse_cell_name(row["Patient_ID"])]]
-    splits["test"] = [_cell(path, label=UNLABELED) for path in final]
+    splits[TEST_SPLIT] = [_cell(path, label=UNLABELED) for path in final]
     _warn_about_shared_subjects(splits)
     return {split: self._generate_examples(cells) for split, cells in splits.items()}
 

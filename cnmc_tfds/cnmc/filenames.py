@@ -9,17 +9,13 @@ import re
 
 from cnmc_tfds.cnmc.errors import DatasetError
 
-# Label values as the challenge scores them (and as the labels CSV writes them).
-HEM, ALL = 0, 1
-CLASS_NAMES = ("hem", "all")  # index = label
-UNLABELED = -1
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM, NUMBERED_IMAGE, UNLABELED  # noqa: F401  (re-exported)
 
 # Files that archive tools and file browsers leave behind.
 _JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 _CELL_NAME = re.compile(r"^UID_(?P<subject>[Hh]?\d+)_(?P<image>\d+)_(?P<cell>\d+)_(?P<cls>all|hem)\.bmp$",
                         re.IGNORECASE)
-_NUMBERED_NAME = re.compile(r"^(?P<number>\d+)\.bmp$", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +54,7 @@ def parse_cell_name(name: str) -> CellName:
 
 def parse_numbered_name(name: str) -> int:
   """`17.bmp` -> 17 (the preliminary and final test sets are numbered from 1)."""
-  match = _NUMBERED_NAME.match(name)
+  match = NUMBERED_IMAGE.match(name) if name.lower().endswith(".bmp") else None
   if not match or int(match["number"]) < 1:
     raise DatasetError(f"{name!r} is not a numbered test image name (expected <n>.bmp, n >= 1).")
   return int(match["number"])

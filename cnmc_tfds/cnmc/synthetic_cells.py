@@ -14,9 +14,8 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-from cnmc_tfds.cnmc.filenames import ALL
+from cnmc_tfds.vocabulary import ALL, IMAGE_SIZE
 
-IMAGE_SIZE = 450
 
 # Optical density per unit stain in R, G, B: nuclei absorb red and green (purple), the
 # cytoplasm much less (pale blue-violet), as in the stain-normalised C-NMC images.

@@ -6,15 +6,16 @@ code path the real data takes is exercised without it. Counts scale the real one
 
 import csv
 import dataclasses
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from etils import epath
 from PIL import Image
 
 from cnmc_tfds.cnmc import layout
-from cnmc_tfds.cnmc.filenames import ALL, CLASS_NAMES, HEM, cell_file_name
-from cnmc_tfds.cnmc.synthetic_cells import IMAGE_SIZE, draw_subject_style, render_cell
+from cnmc_tfds.cnmc.filenames import cell_file_name
+from cnmc_tfds.cnmc.synthetic_cells import draw_subject_style, render_cell
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM, IMAGE_SIZE
 
 # (ALL images, HEM images) and (ALL subjects, HEM subjects) of the real download.
 _REAL_FOLD_IMAGES = {0: (2397, 1130), 1: (2418, 1163), 2: (2457, 1096)}

@@ -46,7 +46,7 @@ def test_mismatched_inputs_are_refused():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=1, max_size=60))
 def test_weighted_f1_agrees_with_the_training_metric(pairs):
-  labels, probabilities = (np.array(x) for x in zip(*pairs))
+  labels, probabilities = (np.array(x) for x in zip(*pairs, strict=True))
   s = classification_scores(labels, probabilities)
   from_keras = scores_from_counts(**{k: float(v) for k, v in s["confusion"].items()})
   assert float(from_keras["weighted_f1"]) == pytest.approx(s["weighted_f1"], abs=1e-6)

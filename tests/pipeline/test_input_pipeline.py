@@ -71,7 +71,7 @@ def test_second_epoch_reads_no_records(tiny_synthetic, tmp_path, balance):
 
 
 def all_share(labels) -> float:
-  return float(np.mean(np.concatenate([np.asarray(l) for l in labels])))
+  return float(np.mean(np.concatenate([np.asarray(batch) for batch in labels])))
 
 
 def test_oversampling_balances_the_classes(tiny_synthetic):

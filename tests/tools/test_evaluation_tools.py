@@ -151,7 +151,7 @@ def test_gradcam_writes_correct_and_wrong_pictures(trained_run, tmp_path):
   for group in groups:
     assert len(cells[group]) <= 3 and (out / f"{group}.png").read_bytes()[:4] == b"\x89PNG"
     called_all = [c["probability_all"] >= 0.5 for c in cells[group]]
-    right = [a == bool(c["label"]) for a, c in zip(called_all, cells[group])]
+    right = [a == bool(c["label"]) for a, c in zip(called_all, cells[group], strict=True)]
     assert all(right) if group == "correct" else not any(right)
   assert list((out / "logs").glob("events.out.tfevents.*"))
 

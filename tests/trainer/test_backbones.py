@@ -21,7 +21,7 @@ def test_backbone_trains_one_step(name, size):
   logs = model.train_on_batch(images, np.array([0, 1, 0, 1]), return_dict=True)
   assert np.isfinite(logs["loss"])
   after = model.get_layer("probability").get_weights()
-  assert any(not np.array_equal(a, b) for a, b in zip(before, after))  # the step updated the head
+  assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))  # the step updated the head
   assert model.input.dtype == "uint8" and model.output.shape == (None, 1)
 
 
@@ -51,8 +51,8 @@ def test_frozen_backbone_keeps_batchnorm_in_inference_mode_when_fine_tuned():
   freeze_backbone(base)
   assert not base.trainable_weights
   unfreeze_backbone(base, keep_batchnorm_frozen=True)
-  norms = [l for l in base.layers if isinstance(l, keras.layers.BatchNormalization)]
-  assert norms and not any(l.trainable for l in norms)
+  norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+  assert norms and not any(layer.trainable for layer in norms)
   assert base.trainable_weights  # the convolutions train
 
 

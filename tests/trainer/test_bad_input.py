@@ -1,6 +1,7 @@
 """User mistakes give one clear message and a non-zero exit, never a traceback."""
 
 import dataclasses
+import json
 import os
 import pathlib
 import subprocess
@@ -70,8 +71,8 @@ def test_image_size_below_the_backbone_minimum_is_refused(tmp_path):
 
 def test_model_dir_with_other_settings_is_refused(tmp_path):
   config = tiny_config(tmp_path)
-  (tmp_path / "config.json").write_text('{"flags": %s}' % __import__("json").dumps(
-      dataclasses.asdict(dataclasses.replace(config, batch_size=64))))
+  other = dataclasses.asdict(dataclasses.replace(config, batch_size=64))
+  (tmp_path / "config.json").write_text(json.dumps({"flags": other}))
   with pytest.raises(TrainerError, match="batch_size: 64 there, 8 now"):
     check_model_dir(config, str(tmp_path))
   check_model_dir(dataclasses.replace(config, batch_size=64, epochs=50), str(tmp_path))  # more epochs: resume
@@ -93,7 +94,7 @@ def test_bad_profile_steps_flag_is_refused():
 def test_an_unbuilt_synthetic_dataset_is_built_on_demand(tmp_path, monkeypatch):
   from cnmc_tfds.cnmc import synthetic_tree
   from tests.cnmc_tfds.helpers import TINY
-  from trainer.data import load_builder
+  from cnmc_tfds.loading import load_builder
   plan = synthetic_tree.plan_cells
   monkeypatch.setattr(synthetic_tree, "plan_cells", lambda *args, **kwargs: plan(**TINY))  # seconds, not 30 s
   builder = load_builder("cnmc/synthetic", data_dir=str(tmp_path))

@@ -44,7 +44,8 @@ def test_a_killed_run_resumes_at_the_next_epoch_and_skips_the_finished_warmup(ti
   config = tiny_config(tmp_path / "run", backbone="small_cnn", weights=str(weights), epochs=3, warmup_epochs=1,
                        steps_per_epoch=2, validation_steps=1)
   with pytest.raises(Killed):
-    run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)  # epoch 0 warms up, epoch 1 is the first fine-tuning one
+    # Epoch 0 warms up, epoch 1 is the first fine-tuning one.
+    run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)
   assert not (tmp_path / "run" / "results.json").exists()
   recorder = EpochRecorder()
   run(config, extra_callbacks=[recorder], builder=tiny_synthetic)

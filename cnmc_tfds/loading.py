@@ -1,0 +1,51 @@
+"""Finding the `cnmc` dataset a user names, building it first when that is possible."""
+
+import os
+
+import tensorflow_datasets as tfds
+from absl import logging
+
+from cnmc_tfds.cnmc import cnmc_dataset_builder  # noqa: F401  (registers "cnmc" with TFDS)
+from cnmc_tfds.cnmc.errors import DatasetError
+from storage import locks
+
+
+def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+  """The dataset's builder, built first if needed (synthetic: drawn here; real: from manual_dir).
+
+  Args:
+    dataset: a TFDS name/config such as "cnmc/real", or the folder of a prepared dataset
+      (<data_dir>/cnmc/<config>/<version>), e.g. a custom synthetic config.
+    data_dir: TFDS data folder (default: TFDS_DATA_DIR or ~/tensorflow_datasets).
+    manual_dir: the user's C-NMC 2019 download, needed to build cnmc/real.
+  Returns:
+    A prepared tfds DatasetBuilder.
+  Raises:
+    DatasetError: unknown name, or the real dataset is not built and no manual_dir was given.
+  """
+  if os.path.isfile(os.path.join(dataset, "dataset_info.json")):
+    return tfds.builder_from_directory(dataset)
+  try:
+    builder = tfds.builder(dataset, data_dir=data_dir)
+  except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+    raise DatasetError(f"--dataset={dataset!r}: {error}".split("\n")[0] + " Use cnmc/synthetic, "
+                       "cnmc/synthetic_full, cnmc/real or the folder of a prepared dataset.") from None
+  if builder.is_prepared():
+    return builder
+  if not getattr(builder.builder_config, "synthetic", False) and not manual_dir:
+    raise DatasetError(
+        f"The dataset {dataset} is not built in {builder.data_dir}. Build it from your download with\n"
+        f"  tfds build {dataset} --imports=cnmc_tfds --manual_dir=<your C-NMC 2019 folder>"
+        + (f" --data_dir={data_dir}" if data_dir else "") +
+        "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
+  # Two processes asking for the same unbuilt dataset: the second waits for the first, then reads.
+  lock = os.path.join(os.path.dirname(str(builder.data_dir)), ".build.lock")
+  with locks.ProcessLock(lock, wait=True, what="dataset build",
+                         on_wait=lambda holder: logging.info("Waiting for another build of %s (%s) ...",
+                                                             dataset, holder)):
+    builder = tfds.builder(dataset, data_dir=data_dir)
+    if builder.is_prepared():
+      return builder
+    logging.info("Building %s in %s (once) ...", dataset, builder.data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    return builder
