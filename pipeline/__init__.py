@@ -1,1 +1,1 @@
-"""TFRecords -> batches -> augmented batches on the device (issue 3)."""
+"""TFRecords -> batches -> augmented batches on the device."""

@@ -6,7 +6,7 @@
 Builds (once) a synthetic C-NMC download, BMP files as users download them plus the TFRecords,
 then measures with the same augmentation ranges (rotation 20 deg, shift 0.2, shear 0.2, zoom 0.2,
 horizontal flip) and output size:
-  1. seed        Keras 2 ImageDataGenerator.flow_from_directory on the BMPs (needs the `baseline` extra)
+  1. notebook    Keras 2 ImageDataGenerator.flow_from_directory on the BMPs (needs the `notebook` extra)
   2. keras3      keras.utils.image_dataset_from_directory + Keras augmentation layers in map()
   3. host        this pipeline's uint8 batches, cold (first epoch: decoding) and warm (cached)
   4. end-to-end  this pipeline + CellAugmentation run here on the CPU (XLA-compiled), cold and warm
@@ -50,11 +50,11 @@ def _time_batches(iterator, n: int, warmup: int = 1) -> float:
   return time.perf_counter() - start
 
 
-def measure_seed_baseline(folder: str, size: int, batch: int, batches: int) -> float | None:
+def measure_notebook_baseline(folder: str, size: int, batch: int, batches: int) -> float | None:
   try:
     from tf_keras.preprocessing.image import ImageDataGenerator
   except ImportError:
-    logging.warning("Skipping the seed baseline: install the `baseline` extra (tf-keras, scipy).")
+    logging.warning("Skipping the notebook baseline: install the `notebook` extra (tf-keras, scipy).")
     return None
   generator = ImageDataGenerator(rotation_range=ROTATION_DEGREES, width_shift_range=SHIFT,
                                  height_shift_range=SHIFT, shear_range=SHEAR, zoom_range=ZOOM,
@@ -158,7 +158,7 @@ def main(argv):
   print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
   builder, folder = build_benchmark_data(bench_data.DATA_DIR.value, bench_data.IMAGES_SCALE.value)
   results = {}
-  steps = [("seed", lambda: measure_seed_baseline(folder, size, batch, batches)),
+  steps = [("notebook", lambda: measure_notebook_baseline(folder, size, batch, batches)),
            ("keras3", lambda: measure_keras3_baseline(folder, size, batch, batches)),
            ("keras3_no_augmentation", lambda: measure_keras3_baseline(folder, size, batch, batches, augment=False)),
            ("host", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=False)),
@@ -178,8 +178,8 @@ def main(argv):
 
 
 def _table(results: dict) -> str:
-  seed, keras3 = results["seed"], results["keras3"]
-  rows = [("1 seed: ImageDataGenerator", seed), ("2 keras3: image_dataset_from_directory + layers", keras3),
+  notebook, keras3 = results["notebook"], results["keras3"]
+  rows = [("1 notebook: ImageDataGenerator", notebook), ("2 keras3: image_dataset_from_directory + layers", keras3),
           ("  keras3 without augmentation", results["keras3_no_augmentation"]),
           ("3 host delivery, cold (decoding)", results["host"]["cold"]),
           ("3 host delivery, warm (cached)", results["host"]["warm"]),
@@ -189,13 +189,13 @@ def _table(results: dict) -> str:
           ("5 keras-cv affine chain (no XLA kernel)", results["layers"]["keras_cv_affine_chain"]),
           ("6 fused colour jitter (XLA)", results["layers"]["fused_colour_xla"]),
           ("6 keras-cv colour chain (XLA)", results["layers"]["keras_cv_colour_chain_xla"])]
-  lines = [f"{'what':50}{'img/s':>10}{'x seed':>9}{'x keras3':>10}"]
+  lines = [f"{'what':50}{'img/s':>10}{'x notebook':>12}{'x keras3':>10}"]
   for name, rate in rows:
     if rate is None:
       lines.append(f"{name:50}{'n/a':>10}")
       continue
-    vs_seed = f"{rate / seed:9.1f}" if seed else f"{'n/a':>9}"
-    lines.append(f"{name:50}{rate:10.0f}{vs_seed}{rate / keras3:10.1f}")
+    vs_notebook = f"{rate / notebook:12.1f}" if notebook else f"{'n/a':>12}"
+    lines.append(f"{name:50}{rate:10.0f}{vs_notebook}{rate / keras3:10.1f}")
   layers = results["layers"]
   lines.append(f"fused affine / keras-cv chain: {layers['fused_affine_xla'] / layers['keras_cv_affine_chain']:.1f}x; "
                "fused colour / keras-cv chain: "

@@ -1,14 +1,14 @@
-"""Training images/s of the full system against the seed approach, measured in one run.
+"""Training images/s of the full system against the notebook approach, measured in one run.
 
   python -m tools.bench_train                         # EfficientNetB3, 128 px, batch 16
   python -m tools.bench_train --backbone=inception_resnet_v2 --image_size=299 --batch_size=32
 
 Both train the same backbone, from the same random init, at the same size and batch, in epochs of
 --steps steps; the second epoch is timed (the first pays for tracing):
-  seed    Keras 2's ImageDataGenerator.flow_from_directory on the BMP files (rotation 20, shifts,
-          shear, zoom, flip on the CPU) feeding model.fit (needs the `baseline` extra)
-  system  `python -m trainer` as shipped: TFRecords -> cached uint8 -> on-device augmentation;
-          a third epoch is profiled (not timed: the profiler slows steps), for the input-wait share.
+  notebook  Keras 2's ImageDataGenerator.flow_from_directory on the BMP files (rotation 20, shifts,
+            shear, zoom, flip on the CPU) feeding model.fit (needs the `notebook` extra)
+  system    `python -m trainer` as shipped: TFRecords -> cached uint8 -> on-device augmentation;
+            a third epoch is profiled (not timed: the profiler slows steps), for the input-wait share.
 Writes JSON and prints a table.
 """
 
@@ -27,12 +27,12 @@ _STEPS = flags.DEFINE_integer("steps", 20, "Training steps per epoch; the second
 _OUTPUT = flags.DEFINE_string("output", "bench_train.json", "Where to write the JSON results.")
 
 
-def measure_seed(folder: str, backbone_name: str, size: int, batch: int, steps: int) -> float | None:
+def measure_notebook(folder: str, backbone_name: str, size: int, batch: int, steps: int) -> float | None:
   """img/s of the timed epoch: ImageDataGenerator batches into model.fit of the same classifier."""
   try:
     from tf_keras.preprocessing.image import ImageDataGenerator
   except ImportError:
-    logging.warning("Skipping the seed approach: install the `baseline` extra (tf-keras, scipy).")
+    logging.warning("Skipping the notebook approach: install the `notebook` extra (tf-keras, scipy).")
     return None
   import keras
   from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM
@@ -69,7 +69,7 @@ def measure_system(data_dir: str, builder, backbone_name: str, size: int, batch:
   run(config, builder=builder)
   with open(os.path.join(model_dir, "history.csv")) as f:
     header, *rows = [line.strip().split(",") for line in f]
-  rate = float(rows[1][header.index("images_per_second")])  # the second epoch, as for the seed
+  rate = float(rows[1][header.index("images_per_second")])  # the second epoch, as for the notebook
   return {"images_per_second": rate, "profile": summarise(newest_profile(model_dir))}
 
 
@@ -80,23 +80,23 @@ def main(argv):
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
   print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
   builder, folder = build_benchmark_data(bench_data.DATA_DIR.value, bench_data.IMAGES_SCALE.value)
-  print("[1/2] training with ImageDataGenerator (seed) ...", flush=True)
-  seed = measure_seed(folder, _BACKBONE.value, size, batch, steps)
+  print("[1/2] training with ImageDataGenerator (notebook) ...", flush=True)
+  notebook = measure_notebook(folder, _BACKBONE.value, size, batch, steps)
   print("[2/2] training with the full system ...", flush=True)
   system = measure_system(bench_data.DATA_DIR.value, builder, _BACKBONE.value, size, batch, steps)
   rate = system["images_per_second"]
   print(f"{'what':40}{'img/s':>10}")
-  print(f"{'seed: ImageDataGenerator + fit':40}{seed if seed is not None else float('nan'):10.1f}")
+  print(f"{'notebook: ImageDataGenerator + fit':40}{notebook if notebook is not None else float('nan'):10.1f}")
   print(f"{'full system (python -m trainer)':40}{rate:10.1f}")
-  if seed:
-    print(f"full system / seed: {rate / seed:.2f}x")
+  if notebook:
+    print(f"full system / notebook: {rate / notebook:.2f}x")
   profile = system["profile"]
   print(f"profile of the third epoch: step {profile['step_time_ms']:.0f} ms, waiting for input "
         f"{100 * profile['input_wait_share']:.1f}% ({profile['conclusion']})")
   with open(_OUTPUT.value, "w") as f:
     json.dump({"settings": {"backbone": _BACKBONE.value, "image_size": size, "batch_size": batch, "steps": steps,
                             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")},
-               "seed_images_per_second": seed, "system": system}, f, indent=2)
+               "notebook_images_per_second": notebook, "system": system}, f, indent=2)
 
 
 if __name__ == "__main__":

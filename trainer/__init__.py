@@ -1,1 +1,1 @@
-"""`python -m trainer`: backbones, the training loop, callbacks, export (issue 4)."""
+"""`python -m trainer`: backbones, the training loop, callbacks, export."""

@@ -11,8 +11,8 @@ AUGMENTATIONS = {
     # Cells have no orientation: any rotation, both flips; mild shift/shear/zoom; stain jitter.
     "cells": dict(rotation=180.0, shift=0.1, shear=0.1, zoom=0.1, horizontal_flip=True, vertical_flip=True,
                   brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03),
-    # The seed notebooks' ImageDataGenerator ranges, no colour.
-    "seed": dict(rotation=20.0, shift=0.2, shear=0.2, zoom=0.2, horizontal_flip=True, vertical_flip=False,
+    # The public Kaggle notebooks' ImageDataGenerator ranges, no colour.
+    "notebook": dict(rotation=20.0, shift=0.2, shear=0.2, zoom=0.2, horizontal_flip=True, vertical_flip=False,
                  brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0),
     "none": None,
 }

@@ -36,7 +36,7 @@ flags.DEFINE_enum("lr_schedule", _DEFAULT.lr_schedule, ["cosine", "constant"],
 flags.DEFINE_enum("optimizer", _DEFAULT.optimizer, ["adam", "adamw", "sgd"], "Optimizer (sgd: momentum 0.9).")
 flags.DEFINE_float("dropout", _DEFAULT.dropout, "Dropout before the classification layer.")
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
-                  "On-device augmentation: cells (any rotation, flips, stain jitter), seed (the public "
+                  "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "
                   "notebooks' ranges), none.")
 flags.DEFINE_enum("balance", _DEFAULT.balance, ["oversample", "class_weight", "none"],
                   "Class balance: draw HEM and ALL 50/50, weight the loss, or neither.")

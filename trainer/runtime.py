@@ -62,7 +62,7 @@ def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool) -
   if xla == "auto":
     use_xla = bool(gpus)
     logging.info("XLA: %s (auto: %s).", "on" if use_xla else "off",
-                 "fuses the step on the GPU" if gpus else "no GPU; XLA made EfficientNetB3 training ~7x slower on CPU")
+                 "fuses the step on the GPU" if gpus else "no GPU; XLA slows convolution training on CPUs (BUILD.md)")
   else:
     use_xla = xla == "on"
   if use_xla and deterministic:

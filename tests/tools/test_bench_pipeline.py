@@ -23,14 +23,14 @@ def test_bench_pipeline_smoke_run_writes_every_figure(tmp_path):
   for name in ("host", "end_to_end_cpu"):
     assert rates[name]["cold"] > 0 and rates[name]["warm"] > 0
   assert len(rates["layers"]) == 4 and all(rate > 0 for rate in rates["layers"].values())
-  assert rates["seed"] > 0  # tf-keras (Keras 2's ImageDataGenerator) is in the test extra
+  assert rates["notebook"] > 0  # tf-keras (Keras 2's ImageDataGenerator) is in the test extra
   assert "fused affine / keras-cv chain" in result.stdout
 
 
 def test_without_tf_keras_the_seed_baseline_is_reported_missing_not_made_up():
   script = ("import sys; sys.modules['tf_keras'] = None\n"
-            "from tools.bench_pipeline import measure_seed_baseline\n"
-            "print('SEED', measure_seed_baseline('/nonexistent', 32, 8, 2))")
+            "from tools.bench_pipeline import measure_notebook_baseline\n"
+            "print('NOTEBOOK', measure_notebook_baseline('/nonexistent', 32, 8, 2))")
   result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
   assert "SEED None" in result.stdout, result.stderr[-2000:]
