@@ -25,8 +25,8 @@ import time
 from absl import app, flags, logging
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from tools import bench_data
-from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
+from cli import bench_data
+from cli.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")

@@ -18,7 +18,7 @@ import time
 
 from absl import app, flags, logging
 
-from tools import bench_data
+from cli import bench_data
 
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "Backbone for both.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.")
@@ -35,7 +35,7 @@ def measure_notebook(folder: str, backbone_name: str, size: int, batch: int, ste
     logging.warning("Skipping the notebook approach: install the `notebook` extra (tf-keras, scipy).")
     return None
   import keras
-  from tools.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM
+  from cli.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM
   from trainer import backbones
   from trainer.callbacks import ThroughputAndLearningRate
   from trainer.model import build_classifier
@@ -75,7 +75,7 @@ def measure_system(data_dir: str, builder, backbone_name: str, size: int, batch:
 
 def main(argv):
   del argv
-  from tools.bench_data import build_benchmark_data
+  from cli.bench_data import build_benchmark_data
   logging.set_verbosity(logging.WARNING)
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
   print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)

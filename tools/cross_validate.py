@@ -12,11 +12,13 @@ held-out fold. Writes <cv_dir>/cross_validation.json and cross_validation.md (pe
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
+from cli import fold_runs
+from cli.main import require_writable, run
+from evaluation import cross_validation
 from storage import atomic, paths
-from tools import fold_runs
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
 
@@ -25,26 +27,22 @@ CV_DIR = flags.DEFINE_string("cv_dir", None,
 FOLDS = flags.DEFINE_list("folds", list(FOLD_SPLITS), "The subject-disjoint folds to rotate.")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
+def main():
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
-  plan = fold_runs.fold_plan(FOLDS.value)
+  plan = cross_validation.fold_plan(FOLDS.value)
   cv_dir = (paths.expand_path(CV_DIR.value)
             or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}"))
-  problem = paths.writable_dir_problem(cv_dir)
-  if problem:
-    raise app.UsageError(f"--cv_dir={cv_dir}: cannot write there ({problem}).")
+  require_writable("--cv_dir", cv_dir)
   per_fold = {}
   for held_out, training in plan:
     fold_dir = os.path.join(cv_dir, held_out)
     fold_runs.train_run(fold_dir, training, held_out, arguments)
-    per_fold[held_out] = fold_runs.score_run(fold_dir, held_out, config.batch_size)
-  summary = fold_runs.summarise(list(per_fold.values()))
+    per_fold[held_out] = cross_validation.score_run(fold_dir, held_out, config.batch_size)
+  summary = cross_validation.summarise(list(per_fold.values()))
   results = {"folds": {held_out: {"trained_on": list(training), **per_fold[held_out]} for held_out, training in plan},
              "mean_sd": summary, "trainer_flags": arguments}
-  text = fold_runs.table(per_fold, summary, first_column="validation fold")
+  text = cross_validation.table(per_fold, summary, first_column="validation fold")
   atomic.write_json(os.path.join(cv_dir, "cross_validation.json"), results)
   atomic.write_text(os.path.join(cv_dir, "cross_validation.md"),
                     "Cross-validation, final models, threshold 0.5; trainer flags: "
@@ -53,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main)

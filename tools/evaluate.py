@@ -13,11 +13,11 @@ subjects.csv, roc.png, confusion_matrix.png and TensorBoard images in logs/.
 import csv
 import json
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
-from tools import model_flags
+from cli import model_flags
+from cli.main import run
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to score; default: the run's validation split "
                             "(from its config.json), else validation.")
@@ -93,20 +93,5 @@ def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -
   return results
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
-  from cnmc_tfds.cnmc.errors import DatasetError
-  from evaluation.errors import EvaluationError
-  try:
-    evaluate(*model_flags.model_arguments(), SPLIT.value)
-  except (EvaluationError, DatasetError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
-  except OSError as error:  # a full disk, a folder without permission: the file and the reason
-    print(f"error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  run(lambda: evaluate(*model_flags.model_arguments(), SPLIT.value))

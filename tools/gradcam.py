@@ -10,12 +10,12 @@ correct.png, wrong.png, cells.json (which cells) and the same pictures for Tenso
 
 import json
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
 from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
-from tools import model_flags
+from cli import model_flags
+from cli.main import run
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to sample from; default: the run's validation "
                             "split (from its config.json), else validation.")
@@ -109,20 +109,5 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   return output_dir
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
-  from cnmc_tfds.cnmc.errors import DatasetError
-  from evaluation.errors import EvaluationError
-  try:
-    gradcam(*model_flags.model_arguments())
-  except (EvaluationError, DatasetError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
-  except OSError as error:  # a full disk, a folder without permission: the file and the reason
-    print(f"error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  run(lambda: gradcam(*model_flags.model_arguments()))

@@ -14,11 +14,13 @@ random image-level split adds to the scores. Writes <demo_dir>/leakage.json and 
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
+from cli import fold_runs
+from cli.main import require_writable, run
+from evaluation import cross_validation
 from storage import atomic, paths
-from tools import fold_runs
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
 
@@ -30,7 +32,8 @@ THIRDS = ("[:33%]", "[33%:67%]", "[67%:]")
 
 def split_plans(folds=FOLD_SPLITS) -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
   """{"by_subject": [...], "by_image": [...]}, each a list of (run name, training splits, validation split)."""
-  by_subject = [(f"by_subject_{held_out}", training, held_out) for held_out, training in fold_runs.fold_plan(folds)]
+  by_subject = [(f"by_subject_{held_out}", training, held_out)
+                for held_out, training in cross_validation.fold_plan(folds)]
   by_image = [(f"by_image_third_{k}", tuple(f"{f}{THIRDS[j]}" for f in folds for j in range(3) if j != k),
                "+".join(f"{f}{THIRDS[k]}" for f in folds)) for k in range(3)]
   return {"by_subject": by_subject, "by_image": by_image}
@@ -41,32 +44,28 @@ def shared_subjects(builder, training: tuple[str, ...], held_out: str) -> int:
   return len(subjects_and_files(builder, "+".join(training))[0] & subjects_and_files(builder, held_out)[0])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
+def main():
   from evaluation import inference, sources
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
   demo_dir = (paths.expand_path(DEMO_DIR.value)
               or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}"))
-  problem = paths.writable_dir_problem(demo_dir)
-  if problem:
-    raise app.UsageError(f"--demo_dir={demo_dir}: cannot write there ({problem}).")
+  require_writable("--demo_dir", demo_dir)
   results, sections = {}, []
   for kind, plan in split_plans().items():
     runs = {}
     for name, training, held_out in plan:
       run_dir = os.path.join(demo_dir, name)
       fold_runs.train_run(run_dir, training, held_out, arguments)
-      runs[name] = fold_runs.score_run(run_dir, held_out, config.batch_size)
+      runs[name] = cross_validation.score_run(run_dir, held_out, config.batch_size)
       builder = sources.dataset_builder(inference.run_config(os.path.join(run_dir, "model.keras")), None, None)
       runs[name].update(trained_on=list(training), held_out=held_out,
                         shared_subjects=shared_subjects(builder, training, held_out))
-    summary = fold_runs.summarise(list(runs.values()))
+    summary = cross_validation.summarise(list(runs.values()))
     results[kind] = {"runs": runs, "mean_sd": summary}
     sections.append(f"Split {kind.replace('_', ' ')} (subjects on both sides: "
                     f"{', '.join(str(r['shared_subjects']) for r in runs.values())})\n\n"
-                    f"{fold_runs.table(runs, summary, first_column='run')}")
+                    f"{cross_validation.table(runs, summary, first_column='run')}")
   gap = {name: results["by_image"]["mean_sd"][name]["mean"] - results["by_subject"]["mean_sd"][name]["mean"]
          for name in ("weighted_f1", "auc", "accuracy") if results["by_subject"]["mean_sd"][name]["mean"] is not None
          and results["by_image"]["mean_sd"][name]["mean"] is not None}
@@ -80,4 +79,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main)

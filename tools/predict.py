@@ -13,13 +13,13 @@ other names get predictions.csv only. An image that cannot be read stops the run
 
 import csv
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
 from cnmc_tfds.vocabulary import CLASS_NAMES, TEST_SPLIT
 from storage import paths
-from tools import model_flags
+from cli import model_flags
+from cli.main import run
 
 SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict (ignored with --images).")
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
@@ -83,20 +83,5 @@ def predict(model_file: str | None, model_dir: str | None) -> str:
   return output_dir
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
-  from cnmc_tfds.cnmc.errors import DatasetError
-  from evaluation.errors import EvaluationError
-  try:
-    predict(*model_flags.model_arguments())
-  except (EvaluationError, DatasetError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
-  except OSError as error:  # a full disk, a folder without permission: the file and the reason
-    print(f"error: {error.strerror or error}{f': {error.filename}' if error.filename else ''}", file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  run(lambda: predict(*model_flags.model_arguments()))

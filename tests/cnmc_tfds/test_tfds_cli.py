@@ -1,7 +1,6 @@
 """The documented `tfds build` commands, run as a user runs them."""
 
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -10,14 +9,13 @@ import tensorflow_datasets as tfds
 
 import cnmc_tfds  # noqa: F401  (registers cnmc for tfds.builder below)
 from cnmc_tfds.cnmc import synthetic_tree
+from tests.support.subprocesses import environment
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 TFDS = shutil.which("tfds", path=os.path.dirname(sys.executable)) or shutil.which("tfds")
 
 
 def run_tfds(*args: str) -> subprocess.CompletedProcess:
-  env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-  return subprocess.run([TFDS, "build", *args], capture_output=True, text=True, env=env, timeout=600)
+  return subprocess.run([TFDS, "build", *args], capture_output=True, text=True, env=environment(), timeout=600)
 
 
 def test_tfds_build_synthetic_end_to_end(tmp_path):

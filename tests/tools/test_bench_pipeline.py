@@ -1,21 +1,14 @@
 """The pipeline benchmark runs end to end at a tiny size and reports every figure."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.subprocesses import module, python
 
 
 def test_bench_pipeline_smoke_run_writes_every_figure(tmp_path):
   output = tmp_path / "bench.json"
-  result = subprocess.run(
-      [sys.executable, "-m", "tools.bench_pipeline", "--image_size=32", "--batch_size=8", "--batches=2",
-       "--warm_epochs=1", "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}"],
-      cwd=REPO, capture_output=True, text=True, timeout=600,
-      env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  result = module("tools.bench_pipeline", "--image_size=32", "--batch_size=8", "--batches=2", "--warm_epochs=1",
+                  "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}")
   assert result.returncode == 0, result.stderr[-3000:]
   rates = json.loads(output.read_text())["images_per_second"]
   for name in ("keras3", "keras3_no_augmentation"):
@@ -27,11 +20,10 @@ def test_bench_pipeline_smoke_run_writes_every_figure(tmp_path):
   assert "fused affine / keras-cv chain" in result.stdout
 
 
-def test_without_tf_keras_the_seed_baseline_is_reported_missing_not_made_up():
+def test_without_tf_keras_the_notebook_baseline_is_reported_missing_not_made_up():
   script = ("import sys; sys.modules['tf_keras'] = None\n"
             "from tools.bench_pipeline import measure_notebook_baseline\n"
             "print('NOTEBOOK', measure_notebook_baseline('/nonexistent', 32, 8, 2))")
-  result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
-  assert "SEED None" in result.stdout, result.stderr[-2000:]
-  assert "baseline" in result.stderr  # the warning names the extra to install
+  result = python("-c", script)
+  assert "NOTEBOOK None" in result.stdout, result.stderr[-2000:]
+  assert "`notebook` extra" in result.stderr  # the warning names the extra to install

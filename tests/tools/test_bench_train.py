@@ -1,21 +1,14 @@
 """The training benchmark runs both approaches at a tiny size and reads the profile."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.subprocesses import module
 
 
 def test_bench_train_smoke_run(tmp_path):
   output = tmp_path / "bench.json"
-  result = subprocess.run(
-      [sys.executable, "-m", "tools.bench_train", "--image_size=32", "--batch_size=8", "--steps=6",
-       "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}"],
-      cwd=REPO, capture_output=True, text=True, timeout=900,
-      env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  result = module("tools.bench_train", "--image_size=32", "--batch_size=8", "--steps=6", "--images_scale=0.005",
+                  f"--data_dir={tmp_path / 'data'}", f"--output={output}")
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads(output.read_text())
   assert report["notebook_images_per_second"] > 0  # tf-keras is in the test extra

@@ -2,21 +2,17 @@
 demonstration's two split plans are what they claim to be."""
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.subprocesses import module
 SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--validation_steps=1", "--nosaved_model"]
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", f"tools.{name}", *args], cwd=REPO, capture_output=True, text=True,
-                        timeout=900, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  return module(f"tools.{name}", *args)
 
 
 def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_path):

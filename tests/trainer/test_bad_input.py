@@ -2,10 +2,7 @@
 
 import dataclasses
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
@@ -13,14 +10,12 @@ from trainer import backbones, weights as weights_lib
 from trainer.config import TrainConfig, check_model_dir
 from trainer.errors import TrainerError
 from trainer.train import run
+from tests.support.subprocesses import module
 from tests.trainer.helpers import tiny_config
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run_cli(*flags: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", "trainer", *flags], cwd=REPO, capture_output=True, text=True,
-                        timeout=300, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"})
+  return module("trainer", *flags)
 
 
 def test_unknown_backbone_is_refused_with_the_choices():

@@ -1,0 +1,39 @@
+"""What cross_validate and leakage_demo share: trainer runs, each in a process of its own.
+
+Each run is `python -m trainer` in a fresh process (a fresh TensorFlow each time, so runs do not
+depend on their order or each other's memory), with the trainer flags given to the calling tool
+passed through; a rerun skips finished runs and resumes an interrupted one.
+"""
+
+import os
+import subprocess
+import sys
+
+from absl import app, flags
+
+from trainer import flags as trainer_flags
+
+SET_HERE = ("train_splits", "val_split", "model_dir")  # each run's own
+
+
+def passthrough_flags() -> list[str]:
+  """The trainer flags given on this command line, as arguments for the trainer."""
+  given = [f for f in flags.FLAGS.get_key_flags_for_module(trainer_flags) if f.present]
+  refused = [f.name for f in given if f.name in SET_HERE]
+  if refused:
+    raise app.UsageError(f"--{', --'.join(refused)}: this tool sets the training and validation splits and "
+                         "each run's folder itself.")
+  return [f.serialize() for f in given]
+
+
+def train_run(run_dir: str, training: tuple[str, ...], held_out: str, arguments: list[str]) -> None:
+  """Trains on `training`, validating on `held_out`, in run_dir (a finished run is kept, a broken one resumes)."""
+  command = [sys.executable, "-m", "trainer", *arguments, f"--train_splits={','.join(training)}",
+             f"--val_split={held_out}", f"--model_dir={run_dir}"]
+  print(f"\n=== {os.path.basename(run_dir)}: training on {' + '.join(training)}, scoring on {held_out} ===\n"
+        f"{' '.join(command)}", flush=True)
+  if subprocess.run(command).returncode != 0:
+    raise app.UsageError(f"Training in {run_dir} failed (its output is above). Fix the cause and rerun: "
+                         "finished runs are kept, and this one resumes.")
+
+
