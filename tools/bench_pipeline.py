@@ -17,7 +17,6 @@ horizontal flip) and output size:
 Prints a table with ratios to (1) and (2) and writes JSON.
 """
 
-import json
 import os
 import platform
 import time
@@ -27,6 +26,7 @@ from absl import app, flags, logging
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from cli import bench_data
 from cli.bench_data import ROTATION_DEGREES, SHEAR, SHIFT, ZOOM, build_benchmark_data
+from storage import atomic
 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
@@ -151,56 +151,89 @@ def measure_augmentation_layers(size: int, batch: int, batches: int) -> dict:
   }
 
 
+def measure_all(builder, folder: str, size: int, batch: int, batches: int, warm_epochs: int,
+                progress=print) -> dict:
+  """Every row's images/s: {"notebook", "keras3", "keras3_no_augmentation": float (notebook None without
+  tf-keras), "host", "end_to_end_cpu": {"cold", "warm"}, "layers": {name: float}}."""
+  steps = [("notebook", lambda: measure_notebook_baseline(folder, size, batch, batches)),
+           ("keras3", lambda: measure_keras3_baseline(folder, size, batch, batches)),
+           ("keras3_no_augmentation", lambda: measure_keras3_baseline(folder, size, batch, batches, augment=False)),
+           ("host", lambda: measure_pipeline(builder, size, batch, warm_epochs, augment=False)),
+           ("end_to_end_cpu", lambda: measure_pipeline(builder, size, batch, warm_epochs, augment=True)),
+           ("layers", lambda: measure_augmentation_layers(size, batch, batches))]
+  results = {}
+  for i, (name, measure) in enumerate(steps, start=1):
+    progress(f"[{i}/{len(steps)}] measuring {name} ...", flush=True)
+    results[name] = measure()
+  return results
+
+
+def _rows(results: dict) -> list[tuple[str, str, float | None]]:
+  """(JSON key, table label, images/s) of every row, in the table's order."""
+  layers = results["layers"]
+  return [("notebook", "1 notebook: ImageDataGenerator", results["notebook"]),
+          ("keras3", "2 keras3: image_dataset_from_directory + layers", results["keras3"]),
+          ("keras3_no_augmentation", "  keras3 without augmentation", results["keras3_no_augmentation"]),
+          ("host_cold", "3 host delivery, cold (decoding)", results["host"]["cold"]),
+          ("host_warm", "3 host delivery, warm (cached)", results["host"]["warm"]),
+          ("end_to_end_cpu_cold", "4 end to end on CPU, cold", results["end_to_end_cpu"]["cold"]),
+          ("end_to_end_cpu_warm", "4 end to end on CPU, warm", results["end_to_end_cpu"]["warm"]),
+          ("fused_affine_xla", "5 fused affine (XLA)", layers["fused_affine_xla"]),
+          ("keras_cv_affine_chain", "5 keras-cv affine chain (no XLA kernel)", layers["keras_cv_affine_chain"]),
+          ("fused_colour_xla", "6 fused colour jitter (XLA)", layers["fused_colour_xla"]),
+          ("keras_cv_colour_chain_xla", "6 keras-cv colour chain (XLA)", layers["keras_cv_colour_chain_xla"])]
+
+
+def _over(rate: float | None, base: float | None) -> float | None:
+  return rate / base if rate is not None and base else None
+
+
+def ratios(results: dict) -> dict:
+  """Each row over the notebook baseline and over keras3 (None where a rate is missing), and the fused
+  layers over their keras-cv chains: the figures BUILD.md's targets are stated in."""
+  layers = results["layers"]
+  return {
+      "vs_notebook": {key: _over(rate, results["notebook"]) for key, _, rate in _rows(results)},
+      "vs_keras3": {key: _over(rate, results["keras3"]) for key, _, rate in _rows(results)},
+      "fused_affine_vs_keras_cv": _over(layers["fused_affine_xla"], layers["keras_cv_affine_chain"]),
+      "fused_colour_vs_keras_cv": _over(layers["fused_colour_xla"], layers["keras_cv_colour_chain_xla"]),
+  }
+
+
+def report(results: dict, settings: dict) -> dict:
+  """What the JSON file holds: the settings, every measured rate, and the ratios computed from them."""
+  return {"settings": settings, "images_per_second": results, "ratios": ratios(results)}
+
+
+def _cell(value: float | None, width: int, digits: int = 1) -> str:
+  return f"{value:{width}.{digits}f}" if value is not None else f"{'n/a':>{width}}"
+
+
+def table(results: dict) -> str:
+  """The printed table: images/s per row, x notebook, x keras3, then the layer ratios."""
+  relative = ratios(results)
+  lines = [f"{'what':50}{'img/s':>10}{'x notebook':>12}{'x keras3':>10}"]
+  for key, label, rate in _rows(results):
+    lines.append(f"{label:50}{_cell(rate, 10, 0)}{_cell(relative['vs_notebook'][key], 12)}"
+                 f"{_cell(relative['vs_keras3'][key], 10)}")
+  lines.append(f"fused affine / keras-cv chain: {_cell(relative['fused_affine_vs_keras_cv'], 0)}x; "
+               f"fused colour / keras-cv chain: {_cell(relative['fused_colour_vs_keras_cv'], 0)}x")
+  return "\n".join(lines)
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # tfds logs every dataset it opens
   size, batch, batches = _IMAGE_SIZE.value, _BATCH_SIZE.value, _BATCHES.value
   print(f"Building the benchmark data in {bench_data.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
   builder, folder = build_benchmark_data(bench_data.DATA_DIR.value, bench_data.IMAGES_SCALE.value)
-  results = {}
-  steps = [("notebook", lambda: measure_notebook_baseline(folder, size, batch, batches)),
-           ("keras3", lambda: measure_keras3_baseline(folder, size, batch, batches)),
-           ("keras3_no_augmentation", lambda: measure_keras3_baseline(folder, size, batch, batches, augment=False)),
-           ("host", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=False)),
-           ("end_to_end_cpu", lambda: measure_pipeline(builder, size, batch, _WARM_EPOCHS.value, augment=True)),
-           ("layers", lambda: measure_augmentation_layers(size, batch, batches))]
-  for i, (name, measure) in enumerate(steps, start=1):
-    print(f"[{i}/{len(steps)}] measuring {name} ...", flush=True)
-    results[name] = measure()
-  report = _table(results)
-  print(report)
-  meta = {"image_size": size, "batch_size": batch, "train_images": sum(
-      builder.info.splits[s].num_examples for s in FOLD_SPLITS),
-          "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-          "date": time.strftime("%Y-%m-%d")}
-  with open(_OUTPUT.value, "w") as f:
-    json.dump({"settings": meta, "images_per_second": results}, f, indent=2)
-
-
-def _table(results: dict) -> str:
-  notebook, keras3 = results["notebook"], results["keras3"]
-  rows = [("1 notebook: ImageDataGenerator", notebook), ("2 keras3: image_dataset_from_directory + layers", keras3),
-          ("  keras3 without augmentation", results["keras3_no_augmentation"]),
-          ("3 host delivery, cold (decoding)", results["host"]["cold"]),
-          ("3 host delivery, warm (cached)", results["host"]["warm"]),
-          ("4 end to end on CPU, cold", results["end_to_end_cpu"]["cold"]),
-          ("4 end to end on CPU, warm", results["end_to_end_cpu"]["warm"]),
-          ("5 fused affine (XLA)", results["layers"]["fused_affine_xla"]),
-          ("5 keras-cv affine chain (no XLA kernel)", results["layers"]["keras_cv_affine_chain"]),
-          ("6 fused colour jitter (XLA)", results["layers"]["fused_colour_xla"]),
-          ("6 keras-cv colour chain (XLA)", results["layers"]["keras_cv_colour_chain_xla"])]
-  lines = [f"{'what':50}{'img/s':>10}{'x notebook':>12}{'x keras3':>10}"]
-  for name, rate in rows:
-    if rate is None:
-      lines.append(f"{name:50}{'n/a':>10}")
-      continue
-    vs_notebook = f"{rate / notebook:12.1f}" if notebook else f"{'n/a':>12}"
-    lines.append(f"{name:50}{rate:10.0f}{vs_notebook}{rate / keras3:10.1f}")
-  layers = results["layers"]
-  lines.append(f"fused affine / keras-cv chain: {layers['fused_affine_xla'] / layers['keras_cv_affine_chain']:.1f}x; "
-               "fused colour / keras-cv chain: "
-               f"{layers['fused_colour_xla'] / layers['keras_cv_colour_chain_xla']:.1f}x")
-  return "\n".join(lines)
+  results = measure_all(builder, folder, size, batch, batches, _WARM_EPOCHS.value)
+  print(table(results))
+  settings = {"image_size": size, "batch_size": batch,
+              "train_images": sum(builder.info.splits[s].num_examples for s in FOLD_SPLITS),
+              "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+              "date": time.strftime("%Y-%m-%d")}
+  atomic.write_json(_OUTPUT.value, report(results, settings))
 
 
 if __name__ == "__main__":

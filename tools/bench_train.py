@@ -12,13 +12,13 @@ Both train the same backbone, from the same random init, at the same size and ba
 Writes JSON and prints a table.
 """
 
-import json
 import os
 import time
 
 from absl import app, flags, logging
 
 from cli import bench_data
+from storage import atomic
 
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "Backbone for both.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.")
@@ -93,10 +93,16 @@ def main(argv):
   profile = system["profile"]
   print(f"profile of the third epoch: step {profile['step_time_ms']:.0f} ms, waiting for input "
         f"{100 * profile['input_wait_share']:.1f}% ({profile['conclusion']})")
-  with open(_OUTPUT.value, "w") as f:
-    json.dump({"settings": {"backbone": _BACKBONE.value, "image_size": size, "batch_size": batch, "steps": steps,
-                            "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")},
-               "notebook_images_per_second": notebook, "system": system}, f, indent=2)
+  atomic.write_json(_OUTPUT.value, report(notebook, system, {
+      "backbone": _BACKBONE.value, "image_size": size, "batch_size": batch, "steps": steps,
+      "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}))
+
+
+def report(notebook: float | None, system: dict, settings: dict) -> dict:
+  """The JSON file: settings, both rates, and the ratio computed from them (None without the baseline)."""
+  rate = system["images_per_second"]
+  return {"settings": settings, "notebook_images_per_second": notebook, "system": system,
+          "system_vs_notebook": rate / notebook if notebook else None}
 
 
 if __name__ == "__main__":

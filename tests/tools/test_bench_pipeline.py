@@ -1,23 +1,50 @@
-"""The pipeline benchmark runs end to end at a tiny size and reports every figure."""
+"""The pipeline benchmark: every rate is measured, and every ratio in its JSON comes from those rates."""
 
 import json
 
+import pytest
+
+from cli.bench_data import build_benchmark_data
 from tests.support.subprocesses import module, python
+from tools import bench_pipeline
+
+RATES = {"notebook", "keras3", "keras3_no_augmentation", "host", "end_to_end_cpu", "layers"}
+LAYERS = {"fused_affine_xla", "keras_cv_affine_chain", "fused_colour_xla", "keras_cv_colour_chain_xla"}
 
 
-def test_bench_pipeline_smoke_run_writes_every_figure(tmp_path):
-  output = tmp_path / "bench.json"
-  result = module("tools.bench_pipeline", "--image_size=32", "--batch_size=8", "--batches=2", "--warm_epochs=1",
-                  "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}")
-  assert result.returncode == 0, result.stderr[-3000:]
-  rates = json.loads(output.read_text())["images_per_second"]
-  for name in ("keras3", "keras3_no_augmentation"):
-    assert rates[name] > 0
-  for name in ("host", "end_to_end_cpu"):
-    assert rates[name]["cold"] > 0 and rates[name]["warm"] > 0
-  assert len(rates["layers"]) == 4 and all(rate > 0 for rate in rates["layers"].values())
-  assert rates["notebook"] > 0  # tf-keras (Keras 2's ImageDataGenerator) is in the test extra
-  assert "fused affine / keras-cv chain" in result.stdout
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+  """Every measuring function, in this process, for two batches of 16 px cells."""
+  builder, folder = build_benchmark_data(str(tmp_path_factory.mktemp("bench")), 0.005)
+  return bench_pipeline.measure_all(builder, folder, size=16, batch=4, batches=2, warm_epochs=1,
+                                    progress=lambda *args, **kwargs: None)
+
+
+def test_the_report_holds_every_rate_and_ratios_computed_from_them(measured):
+  document = json.loads(json.dumps(bench_pipeline.report(measured, {"image_size": 16})))  # as written
+  assert set(document) == {"settings", "images_per_second", "ratios"}
+  rates = document["images_per_second"]
+  assert set(rates) == RATES and set(rates["layers"]) == LAYERS
+  assert set(rates["host"]) == set(rates["end_to_end_cpu"]) == {"cold", "warm"}
+  flat = [rates["notebook"], rates["keras3"], rates["keras3_no_augmentation"], *rates["host"].values(),
+          *rates["end_to_end_cpu"].values(), *rates["layers"].values()]
+  assert all(rate > 0 for rate in flat)  # tf-keras (the notebook baseline) is in the test extra
+  ratios = document["ratios"]
+  assert ratios["vs_notebook"]["host_warm"] == pytest.approx(rates["host"]["warm"] / rates["notebook"])
+  assert ratios["vs_keras3"]["end_to_end_cpu_cold"] == pytest.approx(rates["end_to_end_cpu"]["cold"] / rates["keras3"])
+  assert ratios["vs_notebook"]["notebook"] == pytest.approx(1.0)
+  assert ratios["fused_affine_vs_keras_cv"] == pytest.approx(
+      rates["layers"]["fused_affine_xla"] / rates["layers"]["keras_cv_affine_chain"])
+  table = bench_pipeline.table(measured)
+  assert f"{ratios['fused_colour_vs_keras_cv']:.1f}x" in table and len(table.splitlines()) == 13
+
+
+def test_ratios_against_a_missing_baseline_are_not_made_up(measured):
+  without = {**measured, "notebook": None}
+  ratios = bench_pipeline.ratios(without)
+  assert set(ratios["vs_notebook"].values()) == {None}
+  assert ratios["vs_keras3"]["host_warm"] == pytest.approx(measured["host"]["warm"] / measured["keras3"])
+  assert "n/a" in bench_pipeline.table(without).splitlines()[1]
 
 
 def test_without_tf_keras_the_notebook_baseline_is_reported_missing_not_made_up():
@@ -27,3 +54,13 @@ def test_without_tf_keras_the_notebook_baseline_is_reported_missing_not_made_up(
   result = python("-c", script)
   assert "NOTEBOOK None" in result.stdout, result.stderr[-2000:]
   assert "`notebook` extra" in result.stderr  # the warning names the extra to install
+
+
+@pytest.mark.slow
+def test_the_command_writes_the_report(tmp_path):
+  output = tmp_path / "bench.json"
+  result = module("tools.bench_pipeline", "--image_size=16", "--batch_size=4", "--batches=2", "--warm_epochs=1",
+                  "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert set(json.loads(output.read_text())) == {"settings", "images_per_second", "ratios"}
+  assert "fused affine / keras-cv chain" in result.stdout
