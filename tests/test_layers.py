@@ -1,4 +1,4 @@
-"""The layers import one way: storage, cnmc_tfds <- pipeline <- trainer, evaluation <- cli <- tools."""
+"""The layers import one way: storage, cnmc_tfds <- pipeline <- trainer, evaluation, benchmarks <- cli <- tools."""
 
 import ast
 import pathlib
@@ -6,13 +6,14 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("storage", "cnmc_tfds", "pipeline", "trainer", "evaluation", "cli", "tools")
+PACKAGES = ("storage", "cnmc_tfds", "pipeline", "trainer", "evaluation", "benchmarks", "cli", "tools")
 ALLOWED = {
     "storage": set(),
     "cnmc_tfds": {"storage"},
     "pipeline": {"cnmc_tfds", "storage"},
     "trainer": {"cnmc_tfds", "pipeline", "storage"},
     "evaluation": {"cnmc_tfds", "pipeline", "storage"},  # never trainer: it evaluates any saved model
+    "benchmarks": {"storage", "cnmc_tfds", "pipeline", "trainer"},
     "cli": {"storage", "cnmc_tfds", "pipeline", "trainer", "evaluation"},
     "tools": set(PACKAGES),
 }

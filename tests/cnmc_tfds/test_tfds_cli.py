@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import tensorflow_datasets as tfds
 
 import cnmc_tfds  # noqa: F401  (registers cnmc for tfds.builder below)
@@ -18,6 +19,7 @@ def run_tfds(*args: str) -> subprocess.CompletedProcess:
   return subprocess.run([TFDS, "build", *args], capture_output=True, text=True, env=environment(), timeout=600)
 
 
+@pytest.mark.slow
 def test_tfds_build_synthetic_end_to_end(tmp_path):
   result = run_tfds("cnmc/synthetic", "--imports=cnmc_tfds", f"--data_dir={tmp_path}")
   assert result.returncode == 0, result.stderr[-3000:]

@@ -15,6 +15,7 @@ def tool(name: str, *args: str) -> subprocess.CompletedProcess:
   return module(f"tools.{name}", *args)
 
 
+@pytest.mark.slow
 def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_path):
   result = tool("cross_validate", f"--dataset={tiny_synthetic.data_dir}", f"--cv_dir={tmp_path}", *SMOKE)
   assert result.returncode == 0, result.stderr[-3000:]

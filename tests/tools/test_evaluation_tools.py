@@ -168,7 +168,8 @@ def assert_refused(result, *phrases):
     assert phrase in result.stderr, result.stderr[-3000:]
 
 
-@pytest.mark.parametrize("where", ["run", "parent", "cwd", "foreign"])
+@pytest.mark.parametrize("where", ["run", *(pytest.param(where, marks=pytest.mark.slow)
+                                           for where in ("parent", "cwd", "foreign"))])
 def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_run, tmp_path, where):
   run_dir = copy_of(trained_run, tmp_path)
   foreign = tmp_path / "notes"

@@ -39,6 +39,7 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path), "oversample")
   assert result.returncode == 0, result.stderr[-3000:]
@@ -47,7 +48,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
   assert [int(row["epoch"]) for row in history(tmp_path)] == [0, 1]
 
 
-def test_class_weights_reach_every_replica_and_train_under_mirrored_strategy(tiny_synthetic, tmp_path):
+def test_class_weights_reach_every_replica_as_on_one_device(tiny_synthetic, tmp_path):
   import json
   result = python("-c", CLASS_WEIGHTS_PER_REPLICA, str(tiny_synthetic.data_dir), str(tmp_path / "x"), "class_weight")
   assert result.returncode == 0, result.stderr[-3000:]
@@ -57,6 +58,10 @@ def test_class_weights_reach_every_replica_and_train_under_mirrored_strategy(tin
   for labels, weights in seen["replicas"]:
     assert len(labels) == 4  # half of the global batch of 8
     assert weights == pytest.approx([weight[label] for label in labels])  # as on one device
+
+
+@pytest.mark.slow
+def test_class_weights_train_under_mirrored_strategy(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight")
   assert result.returncode == 0, result.stderr[-3000:]
   assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [0, 1]

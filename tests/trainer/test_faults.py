@@ -84,6 +84,7 @@ def test_an_unwritable_model_dir_fails_before_the_data_is_looked_at(tmp_path):
   assert_one_clear_error(result, f"--model_dir={tmp_path}/a_file/run: cannot write there")
 
 
+@pytest.mark.slow
 def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(tiny_synthetic, tmp_path):
   first = subprocess.Popen([sys.executable, "-m", "trainer", f"--dataset={tiny_synthetic.data_dir}", *SMALL,
                             "--epochs=40", f"--model_dir={tmp_path}"], cwd=REPO, env=environment(),

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tools import profile_summary
+from trainer import profiles
 from trainer.train import run
 from tests.trainer.helpers import history, read_json, tiny_config
 
@@ -27,7 +27,7 @@ def scalar_tags(log_dir) -> set:
 def test_resolved_configuration_is_written(finished_run):
   model_dir, _ = finished_run
   config = read_json(model_dir / "config.json")
-  assert config["flags"]["backbone"] == "effnetb3" and config["resolved"]["image_size"] == 32
+  assert config["flags"]["backbone"] == "small_cnn" and config["resolved"]["image_size"] == 32
   assert config["resolved"]["precision"] == "float32" and config["resolved"]["xla"] is False  # CPU auto
   assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic_tiny", "version": "1.0.0"}
   assert config["versions"]["tensorflow"] == tf.__version__
@@ -64,7 +64,7 @@ def test_models_are_saved_and_serve_uint8_images(finished_run):
 
 def test_profile_has_step_markers(finished_run):
   # Converted by xprof, as TensorBoard's Profile tab does: steps 2-4 were profiled.
-  summary = profile_summary.summarise(profile_summary.newest_profile(str(finished_run[0])))
+  summary = profiles.summarise(profiles.newest_profile(str(finished_run[0])))
   assert summary["steps_seen"] == 3
   assert summary["step_time_ms"] > 0 and 0 <= summary["input_wait_share"] <= 1
   assert "input" in summary["conclusion"]

@@ -1,13 +1,6 @@
-"""What the benchmarks share: the synthetic benchmark data and the notebook's augmentation ranges."""
+"""What the benchmarks share: the synthetic benchmark data and the notebooks' augmentation ranges."""
 
 import os
-import tempfile
-
-from absl import flags
-
-IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
-DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
-                               "Where the synthetic download and TFRecords are built (reused).")
 
 # The notebook approach's augmentation ranges, in each API's own units.
 ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = 20.0, 0.2, 0.2, 0.2

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from cli.bench_data import build_benchmark_data
+from benchmarks import training as bench_train
+from benchmarks.data import build_benchmark_data
 from tests.support.subprocesses import module
-from tools import bench_train
 
 
 def test_both_rates_are_measured_and_the_ratio_comes_from_them(tmp_path):

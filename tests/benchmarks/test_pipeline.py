@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from cli.bench_data import build_benchmark_data
+from benchmarks import pipeline as bench_pipeline
+from benchmarks.data import build_benchmark_data
 from tests.support.subprocesses import module, python
-from tools import bench_pipeline
 
 RATES = {"notebook", "keras3", "keras3_no_augmentation", "host", "end_to_end_cpu", "layers"}
 LAYERS = {"fused_affine_xla", "keras_cv_affine_chain", "fused_colour_xla", "keras_cv_colour_chain_xla"}
@@ -49,7 +49,7 @@ def test_ratios_against_a_missing_baseline_are_not_made_up(measured):
 
 def test_without_tf_keras_the_notebook_baseline_is_reported_missing_not_made_up():
   script = ("import sys; sys.modules['tf_keras'] = None\n"
-            "from tools.bench_pipeline import measure_notebook_baseline\n"
+            "from benchmarks.pipeline import measure_notebook_baseline\n"
             "print('NOTEBOOK', measure_notebook_baseline('/nonexistent', 32, 8, 2))")
   result = python("-c", script)
   assert "NOTEBOOK None" in result.stdout, result.stderr[-2000:]

@@ -1,0 +1,10 @@
+"""The benchmark tools' shared flags: where the synthetic benchmark data is built, and how big."""
+
+import os
+import tempfile
+
+from absl import flags
+
+IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
+DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
+                               "Where the synthetic download and TFRecords are built (reused).")
