@@ -9,7 +9,7 @@ import sys
 
 from absl import app
 
-from trainer import flags as trainer_flags
+from trainer import flags as trainer_flags, run_dir
 from trainer.errors import TrainerError
 
 
@@ -17,6 +17,7 @@ def main(argv):
   if len(argv) > 1:
     raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   config = trainer_flags.config_from_flags()
+  run_dir.preflight(config)  # a wrong folder or flag fails before TensorFlow takes seconds to start
   from cnmc_tfds.cnmc.errors import DatasetError
   from trainer.train import run  # after flag parsing: importing TensorFlow is slow
   try:

@@ -10,7 +10,6 @@ trainer/checkpoints.py), so a kill -9 loses at most the epoch in progress.
 """
 
 import dataclasses
-import json
 import os
 import shutil
 
@@ -19,11 +18,10 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.loading import load_builder
-from storage import atomic, locks as storage_locks, paths
-from trainer import backbones, checkpoints, data, runtime as runtime_lib
+from storage import atomic
+from trainer import checkpoints, data, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
-from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir, dataset_label
-from trainer.errors import TrainerError
+from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.model import build_classifier, freeze_backbone, unfreeze_backbone
 from trainer.weights import resolve_weights
@@ -52,10 +50,6 @@ def plan_phases(config: TrainConfig, pretrained: bool) -> list[Phase]:
     phases.append(Phase("fine_tune", config.warmup_epochs, config.epochs, config.fine_tune_learning_rate,
                         config.lr_schedule, False, True))
   return phases
-
-
-def default_model_dir(config: TrainConfig, image_size: int) -> str:
-  return os.path.join("runs", f"{dataset_label(config.dataset)}-{config.backbone}-{image_size}px")
 
 
 def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int) -> keras.optimizers.Optimizer:
@@ -109,46 +103,24 @@ def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
     atomic.replace_dir(scratch, target)
 
 
-def _open_model_dir(model_dir: str) -> storage_locks.ProcessLock:
-  """Creates model_dir, checks it is writable and takes its lock (one run per folder)."""
-  problem = paths.writable_dir_problem(model_dir)
-  if problem:
-    raise TrainerError(f"--model_dir={model_dir}: cannot write there ({problem}).")
-  try:
-    return storage_locks.folder_lock(model_dir, what="training run")
-  except storage_locks.FolderBusy as error:
-    raise TrainerError(str(error)) from None
-
-
-def _read_json(path: str) -> dict:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except ValueError as error:
-    raise TrainerError(f"{path} is damaged ({error}). Move it aside (or use a new --model_dir).") from None
-
-
 def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
   """Trains as configured; returns the results also written to <model_dir>/results.json.
 
   builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
   custom synthetic configs this way).
   """
-  backbone = backbones.get_backbone(config.backbone)
-  image_size = config.image_size or backbone.default_size
-  backbones.check_image_size(backbone, image_size)
   weights = resolve_weights(config.weights)
-  model_dir = config.model_dir or default_model_dir(config, image_size)
-  with _open_model_dir(model_dir):
+  backbone, image_size, model_dir = run_dir.resolve(config)
+  with run_dir.lock(model_dir):
     return _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir)
 
 
 def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir) -> dict:
   check_model_dir(config, model_dir)
-  results_path = os.path.join(model_dir, "results.json")
+  results_path = os.path.join(model_dir, run_dir.RESULTS_FILE)
   if os.path.exists(results_path):
     logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).", model_dir)
-    return _read_json(results_path)
+    return run_dir.read_json(results_path)
 
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
@@ -197,7 +169,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
              "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
              "final_model": os.path.join(model_dir, "model.keras"),
              "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
-  atomic.write_json(os.path.join(model_dir, "results.json"), results)
+  atomic.write_json(results_path, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
   f1 = f"{best['value']:.4f} at epoch {results['best_epoch']}" if best else "n/a"
   print(f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 "

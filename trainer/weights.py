@@ -5,13 +5,17 @@ cannot work offline. This resolves --weights to what the backbone builder takes,
 way it can fail into one message saying where to put the file.
 """
 
+from __future__ import annotations
+
 import os
 import socket
-
-import keras
+from typing import TYPE_CHECKING
 
 from trainer.backbones import Backbone
 from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+  import keras
 
 _DOWNLOAD_TIMEOUT_S = 60
 

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from benchmarks import pipeline as bench_pipeline
-from benchmarks.data import build_benchmark_data
 from tests.support.subprocesses import module, python
 
 RATES = {"notebook", "keras3", "keras3_no_augmentation", "host", "end_to_end_cpu", "layers"}
@@ -13,9 +12,9 @@ LAYERS = {"fused_affine_xla", "keras_cv_affine_chain", "fused_colour_xla", "kera
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory):
+def measured(benchmark_data):
   """Every measuring function, in this process, for two batches of 16 px cells."""
-  builder, folder = build_benchmark_data(str(tmp_path_factory.mktemp("bench")), 0.005)
+  builder, folder = benchmark_data
   return bench_pipeline.measure_all(builder, folder, size=16, batch=4, batches=2, warm_epochs=1,
                                     progress=lambda *args, **kwargs: None)
 

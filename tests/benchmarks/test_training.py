@@ -5,12 +5,11 @@ import json
 import pytest
 
 from benchmarks import training as bench_train
-from benchmarks.data import build_benchmark_data
 from tests.support.subprocesses import module
 
 
-def test_both_rates_are_measured_and_the_ratio_comes_from_them(tmp_path):
-  builder, folder = build_benchmark_data(str(tmp_path), 0.005)
+def test_both_rates_are_measured_and_the_ratio_comes_from_them(benchmark_data, tmp_path):
+  builder, folder = benchmark_data
   notebook = bench_train.measure_notebook(folder, "small_cnn", 32, 4, steps=3)
   system = bench_train.measure_system(str(tmp_path), builder, "small_cnn", 32, 4, steps=3)
   document = json.loads(json.dumps(bench_train.report(notebook, system, {"backbone": "small_cnn"})))

@@ -10,8 +10,8 @@ from trainer.config import AUGMENTATIONS
 from trainer.model import build_classifier
 
 
-@pytest.mark.parametrize("backbone, size, augmentation", [("effnetb3", 96, "cells"),
-                                                           ("inception_resnet_v2", 160, "none")])
+@pytest.mark.parametrize("backbone, size, augmentation", [
+    ("effnetb3", 96, "cells"), pytest.param("inception_resnet_v2", 160, "none", marks=pytest.mark.slow)])
 def test_heatmaps_have_the_image_shape_vary_and_come_with_the_models_probability(backbone, size, augmentation):
   model, _ = build_classifier(backbones.get_backbone(backbone), size, None, AUGMENTATIONS[augmentation],
                               dropout=0.3, seed=3)

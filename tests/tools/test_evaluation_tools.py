@@ -101,6 +101,7 @@ def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_pat
   assert recomputed == pytest.approx(logged, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_the_unlabelled_test_split_and_writes_nothing(trained_run, tmp_path):
   result = tool("evaluate", f"--model_dir={trained_run}", "--split=test", f"--output_dir={tmp_path / 'eval'}")
   assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -129,6 +130,7 @@ def test_predict_writes_the_submission_in_numeric_order_and_a_folder_gives_the_s
                              [float(r["probability_all"]) for r in rows], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_predict_names_every_unreadable_image_and_writes_nothing(trained_run, tiny_synthetic, tmp_path):
   source = next(pathlib.Path(tiny_synthetic.data_dir).parents[2].rglob(FINAL_DIR))
   folder = tmp_path / "images"
@@ -168,8 +170,8 @@ def assert_refused(result, *phrases):
     assert phrase in result.stderr, result.stderr[-3000:]
 
 
-@pytest.mark.parametrize("where", ["run", *(pytest.param(where, marks=pytest.mark.slow)
-                                           for where in ("parent", "cwd", "foreign"))])
+@pytest.mark.slow  # the same refusals are unit-tested, fast, in tests/storage/test_result_dirs.py
+@pytest.mark.parametrize("where", ["run", "parent", "cwd", "foreign"])
 def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_run, tmp_path, where):
   run_dir = copy_of(trained_run, tmp_path)
   foreign = tmp_path / "notes"
@@ -202,6 +204,7 @@ def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(train
   assert json.loads((tmp_path / "out" / "metrics.json").read_text())["model"].endswith("model.keras")
 
 
+@pytest.mark.slow
 def test_a_damaged_run_config_is_named(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
   (run_dir / "config.json").write_text("")
@@ -209,6 +212,7 @@ def test_a_damaged_run_config_is_named(trained_run, tmp_path):
                  "config.json is damaged")
 
 
+@pytest.mark.slow
 def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
   import pipeline.augment  # noqa: F401  (the model holds its layer)
   import trainer.metrics  # noqa: F401

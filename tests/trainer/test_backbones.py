@@ -10,7 +10,8 @@ from trainer.metrics import training_metrics
 from trainer.model import build_classifier
 
 
-@pytest.mark.parametrize("name,size", [("effnetb3", 32), ("inception_resnet_v2", 75), ("small_cnn", 32)])
+@pytest.mark.parametrize("name,size", [("effnetb3", 32), ("small_cnn", 32),
+                                       pytest.param("inception_resnet_v2", 75, marks=pytest.mark.slow)])
 def test_backbone_trains_one_step(name, size):
   keras.utils.set_random_seed(0)
   model, base = build_classifier(backbones.get_backbone(name), size, None, AUGMENTATIONS["cells"], 0.3, seed=0)

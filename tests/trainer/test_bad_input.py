@@ -51,6 +51,7 @@ def test_unreachable_imagenet_weights_say_where_to_put_the_file(tmp_path, monkey
   assert "--weights=none" in str(error.value)
 
 
+@pytest.mark.slow
 def test_a_weights_file_of_another_backbone_is_refused(tmp_path):
   wrong = tmp_path / "irv2.weights.h5"
   backbones.get_backbone("inception_resnet_v2").build((75, 75, 3), None).save_weights(wrong)

@@ -65,7 +65,7 @@ def test_divergence_keeps_the_last_good_epoch_and_best_model(tiny_synthetic, tmp
 
 @pytest.mark.parametrize("flag,message", [
     ("--val_split=validation[:0]", "--val_split=validation[:0] holds 0 HEM and 0 ALL images"),
-    ("--train_splits=fold_0[:1]", "--train_splits=fold_0[:1] holds"),
+    pytest.param("--train_splits=fold_0[:1]", "--train_splits=fold_0[:1] holds", marks=pytest.mark.slow),
 ])
 def test_splits_without_both_classes_are_refused_with_their_counts(tiny_synthetic, tmp_path, flag, message):
   assert_one_clear_error(trainer(tiny_synthetic.data_dir, flag, f"--model_dir={tmp_path}"), message, "both classes")
