@@ -1,5 +1,6 @@
 """How every tool starts and ends: absl flags, then a user's mistake as one line and exit status 1."""
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -29,6 +30,7 @@ def run(main: Callable[[], object]) -> None:
   permission), end the process with one line on stderr and exit status 1.
   """
   def absl_main(argv):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter: warnings and up
     if len(argv) > 1:
       fail(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
     try:

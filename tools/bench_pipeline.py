@@ -29,6 +29,8 @@ from cli import bench_flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from storage import atomic
 
+flags.adopt_module_key_flags(bench_flags)
+
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.")

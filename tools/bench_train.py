@@ -22,6 +22,8 @@ from benchmarks.training import measure_notebook, measure_system, report
 from cli import bench_flags
 from storage import atomic
 
+flags.adopt_module_key_flags(bench_flags)
+
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "Backbone for both.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size for both.")

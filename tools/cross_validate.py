@@ -17,10 +17,11 @@ from absl import flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from cli import fold_runs
 from cli.main import require_writable, run
-from evaluation import cross_validation
 from storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
+
+flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
 
 CV_DIR = flags.DEFINE_string("cv_dir", None,
                              "Where the folds' runs and the summary go; default runs/cv-<dataset>-<backbone>.")
@@ -28,6 +29,7 @@ FOLDS = flags.DEFINE_list("folds", list(FOLD_SPLITS), "The subject-disjoint fold
 
 
 def main():
+  from evaluation import cross_validation  # imports TensorFlow: after flag parsing
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
   plan = cross_validation.fold_plan(FOLDS.value)

@@ -19,6 +19,8 @@ from absl import flags
 from cli import model_flags
 from cli.main import run
 
+flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
+
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to score; default: the run's validation split "
                             "(from its config.json), else validation.")
 

@@ -17,6 +17,8 @@ from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
 from cli import model_flags
 from cli.main import run
 
+flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
+
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to sample from; default: the run's validation "
                             "split (from its config.json), else validation.")
 COUNT = flags.DEFINE_integer("count", 8, "Cells per group (correct, wrong).", lower_bound=1)

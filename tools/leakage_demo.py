@@ -19,10 +19,11 @@ from absl import flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from cli import fold_runs
 from cli.main import require_writable, run
-from evaluation import cross_validation
 from storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
+
+flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
 
 DEMO_DIR = flags.DEFINE_string("demo_dir", None, "Where the six runs and the summary go; default "
                                "runs/leakage-<dataset>-<backbone>.")
@@ -32,8 +33,9 @@ THIRDS = ("[:33%]", "[33%:67%]", "[67%:]")
 
 def split_plans(folds=FOLD_SPLITS) -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
   """{"by_subject": [...], "by_image": [...]}, each a list of (run name, training splits, validation split)."""
+  from evaluation.cross_validation import fold_plan
   by_subject = [(f"by_subject_{held_out}", training, held_out)
-                for held_out, training in cross_validation.fold_plan(folds)]
+                for held_out, training in fold_plan(folds)]
   by_image = [(f"by_image_third_{k}", tuple(f"{f}{THIRDS[j]}" for f in folds for j in range(3) if j != k),
                "+".join(f"{f}{THIRDS[k]}" for f in folds)) for k in range(3)]
   return {"by_subject": by_subject, "by_image": by_image}
@@ -45,7 +47,7 @@ def shared_subjects(builder, training: tuple[str, ...], held_out: str) -> int:
 
 
 def main():
-  from evaluation import inference, sources
+  from evaluation import cross_validation, inference, sources  # import TensorFlow: after flag parsing
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
   demo_dir = (paths.expand_path(DEMO_DIR.value)

@@ -21,6 +21,8 @@ from storage import paths
 from cli import model_flags
 from cli.main import run
 
+flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
+
 SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict (ignored with --images).")
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
 

@@ -5,12 +5,15 @@
   python -m trainer --quick --weights=none                   # a smoke run in a minute on a CPU
 """
 
+import os
 import sys
 
-from absl import app
+from absl import app, flags
 
 from trainer import flags as trainer_flags, run_dir
 from trainer.errors import TrainerError
+
+flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer's flags, not only --helpfull
 
 
 def main(argv):
@@ -18,6 +21,7 @@ def main(argv):
     raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   config = trainer_flags.config_from_flags()
   run_dir.preflight(config)  # a wrong folder or flag fails before TensorFlow takes seconds to start
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter: warnings and up
   from cnmc_tfds.cnmc.errors import DatasetError
   from trainer.train import run  # after flag parsing: importing TensorFlow is slow
   try:
