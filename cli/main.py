@@ -30,7 +30,7 @@ def run(main: Callable[[], object]) -> None:
   permission), end the process with one line on stderr and exit status 1.
   """
   def absl_main(argv):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter: warnings and up
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow C++ log: warnings and errors only
     if len(argv) > 1:
       fail(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
     try:

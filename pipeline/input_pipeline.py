@@ -182,13 +182,18 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
 
 
 def make_eval_dataset(builder, split: str = VALIDATION_SPLIT, *, image_size: int, batch_size: int,
-                      cache: str | None = "memory", metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
+                      cache: str | None = "memory", metadata: tuple[str, ...] = (),
+                      max_batches: int | None = None) -> tf.data.Dataset:
   """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels).
 
   metadata: feature names to keep (e.g. "subject_id", "file_name"); with any, the batches are dicts
     {"image", "label", *metadata} instead of (images, labels) pairs.
+  max_batches: only the first this many batches, cut before the cache, so that the cache holds
+    exactly what is read each time (a cache read part-way is dropped, with a warning, every pass).
   """
   dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None, metadata=metadata)
+  if max_batches:
+    dataset = dataset.take(max_batches * batch_size)
   dataset = dataset.map(decode_and_resize(image_size), num_parallel_calls=_AUTOTUNE)
   dataset = _cache(dataset, cache, builder, split, image_size, "eval")
   dataset = dataset.batch(batch_size)

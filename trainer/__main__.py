@@ -21,7 +21,7 @@ def main(argv):
     raise TrainerError(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
   config = trainer_flags.config_from_flags()
   run_dir.preflight(config)  # a wrong folder or flag fails before TensorFlow takes seconds to start
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter: warnings and up
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow C++ log: warnings and errors only
   from cnmc_tfds.cnmc.errors import DatasetError
   from trainer.train import run  # after flag parsing: importing TensorFlow is slow
   try:

@@ -75,7 +75,9 @@ def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.dist
 
 
 def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:
-  return make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=config.batch_size)
+  """The validation batches, --validation_steps of them if set (every image of the split if 0)."""
+  return make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=config.batch_size,
+                           max_batches=config.validation_steps or None)
 
 
 def sample_images(builder, config: TrainConfig, image_size: int, count: int = 8):

@@ -157,7 +157,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
         checkpoints.restore_weights(model_dir, state, model, with_optimizer=True)
     commit = checkpoints.EpochCommit(model_dir, state, MONITOR)
     model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
-              steps_per_epoch=steps, validation_data=val_ds, validation_steps=config.validation_steps or None,
+              steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
               callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, extra_callbacks),
               verbose="auto")

@@ -166,3 +166,14 @@ def test_a_seeded_stream_is_the_same_for_every_iterator_however_far_others_read(
   reference = stream_after(0)
   assert stream_after(1) == reference and stream_after(30) == reference
   assert len(set(reference)) == len(reference)  # and the stream is not one batch repeated
+
+
+def test_an_eval_set_cut_to_some_batches_is_cut_before_its_cache(tiny_synthetic):
+  # The trainer's --validation_steps: every epoch validates on the same first batches, and the cache
+  # holds exactly them (a cache read part-way would be dropped, and refilled, every epoch).
+  dataset = make_eval_dataset(tiny_synthetic, image_size=16, batch_size=4, max_batches=2)
+  first = [y.numpy().tolist() for _, y in dataset]
+  again = [y.numpy().tolist() for _, y in dataset]  # read from the cache, which was filled whole
+  assert len(first) == 2 and first == again
+  everything = np.concatenate([y.numpy() for _, y in make_eval_dataset(tiny_synthetic, image_size=16, batch_size=4)])
+  np.testing.assert_array_equal(np.concatenate(first), everything[:8])
