@@ -41,8 +41,8 @@ def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | No
   # Two processes asking for the same unbuilt dataset: the second waits for the first, then reads.
   lock = os.path.join(os.path.dirname(str(builder.data_dir)), ".build.lock")
   with locks.ProcessLock(lock, wait=True, what="dataset build",
-                         on_wait=lambda holder: logging.info("Waiting for another build of %s (%s) ...",
-                                                             dataset, holder)):
+                         on_wait=lambda holder: logging.warning("Waiting for another build of %s (%s) ...",
+                                                                dataset, holder)):
     builder = tfds.builder(dataset, data_dir=data_dir)
     if builder.is_prepared():
       return builder

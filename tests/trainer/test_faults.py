@@ -109,3 +109,27 @@ def test_a_damaged_results_file_is_named(tiny_synthetic, tmp_path):
   with pytest.raises(TrainerError, match="results.json is damaged"):
     run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
   json.loads((tmp_path / "config.json").read_text())  # untouched
+
+
+BUILD_TINY = """
+import sys
+from cnmc_tfds.cnmc import synthetic_tree
+from cnmc_tfds.loading import load_builder
+from tests.cnmc_tfds.helpers import TINY
+plan = synthetic_tree.plan_cells
+synthetic_tree.plan_cells = lambda *args, **kwargs: plan(**TINY)  # seconds, not half a minute
+builder = load_builder("cnmc/synthetic", data_dir=sys.argv[1])
+print("EXAMPLES", sum(split.num_examples for split in builder.info.splits.values()))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_building_one_dataset_build_it_once(tmp_path):
+  processes = [subprocess.Popen([sys.executable, "-c", BUILD_TINY, str(tmp_path)], cwd=REPO, env=environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+  outputs = [process.communicate(timeout=600) for process in processes]
+  assert [process.returncode for process in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+  counts = {line for out, _ in outputs for line in out.splitlines() if line.startswith("EXAMPLES")}
+  assert len(counts) == 1  # both read the same, complete dataset
+  assert sum("Waiting for another build" in err for _, err in outputs) == 1  # the second waited its turn
+  assert len(list((tmp_path / "cnmc" / "synthetic").glob("*/dataset_info.json"))) == 1
