@@ -97,32 +97,40 @@ def _chain(layers):
 
 
 def measure_augmentation_layers(size: int, batch: int, batches: int) -> dict:
-  """The fused layers against the keras-cv layers they replace, on one float batch."""
-  import keras_cv
+  """The fused layers against the keras-cv layers they replace, on one float batch (the keras-cv rows
+  are None without the `bench` extra)."""
   import tensorflow as tf
   from pipeline.fused_affine import FusedRandomAffine
   from pipeline.fused_colour import FusedColourJitter
   images = tf.random.uniform((batch, size, size, 3), 0, 255)
   fused_affine = FusedRandomAffine(ROTATION_DEGREES, SHIFT, SHEAR, ZOOM, horizontal_flip=True, seed=0)
+  fused_colour = FusedColourJitter(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03, seed=0)
+  rates = {
+      "fused_affine_xla": _layer_rate(tf.function(lambda x: fused_affine(x, training=True), jit_compile=True),
+                                      images, batches),
+      "fused_colour_xla": _layer_rate(tf.function(lambda x: fused_colour(x, training=True), jit_compile=True),
+                                      images, batches),
+  }
+  try:
+    import keras_cv
+  except ImportError:
+    logging.warning("Skipping the keras-cv layers: install the `bench` extra (keras-cv).")
+    return {**rates, "keras_cv_affine_chain": None, "keras_cv_colour_chain_xla": None}
   affine_chain = _chain([
       keras_cv.layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="constant", seed=0),
       keras_cv.layers.RandomShear(SHEAR, SHEAR, fill_mode="constant", seed=0),
       keras_cv.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="constant", seed=0),
       keras_cv.layers.RandomZoom(ZOOM, fill_mode="constant", seed=0),
       keras_cv.layers.RandomFlip("horizontal", seed=0)])
-  fused_colour = FusedColourJitter(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03, seed=0)
   colour_chain = _chain([
       keras_cv.layers.RandomBrightness(0.1, value_range=(0, 255)),
       keras_cv.layers.RandomContrast((0, 255), 0.1),
       keras_cv.layers.RandomSaturation((0.45, 0.55)),
       keras_cv.layers.RandomHue(0.03, (0, 255))])
   return {
-      "fused_affine_xla": _layer_rate(tf.function(lambda x: fused_affine(x, training=True), jit_compile=True),
-                                      images, batches),
+      **rates,
       # ImageProjectiveTransformV3 has no XLA kernel: the chain can only run as a plain tf.function.
       "keras_cv_affine_chain": _layer_rate(tf.function(affine_chain), images, batches),
-      "fused_colour_xla": _layer_rate(tf.function(lambda x: fused_colour(x, training=True), jit_compile=True),
-                                      images, batches),
       "keras_cv_colour_chain_xla": _layer_rate(tf.function(colour_chain, jit_compile=True), images, batches),
   }
 
