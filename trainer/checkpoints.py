@@ -148,11 +148,14 @@ def _best_of(rows: list[dict], best: dict | None) -> dict | None:
 
 
 class EpochCommit(keras.callbacks.Callback):
-  """Commits each finished epoch (see the module docstring); keeps best.keras by `monitor` (max)."""
+  """Commits each finished epoch (see the module docstring); keeps best.keras by `monitor` (max).
 
-  def __init__(self, model_dir: str, state: RunState, monitor: str):
+  exported: what best.keras holds, e.g. the inference view of the model (sharing its weights).
+  """
+
+  def __init__(self, model_dir: str, state: RunState, monitor: str, exported: keras.Model):
     super().__init__()
-    self.model_dir, self.state, self.monitor = model_dir, state, monitor
+    self.model_dir, self.state, self.monitor, self.exported = model_dir, state, monitor, exported
 
   def on_epoch_end(self, epoch, logs=None):
     row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -163,7 +166,7 @@ class EpochCommit(keras.callbacks.Callback):
     if score is not None and math.isfinite(score) and (best is None or score > best["value"]):
       best = {"epoch": epoch, "value": score}
       with atomic.atomic_path(_partial_best(self.model_dir, epoch), suffix=".keras") as temporary:
-        self.model.save(temporary)
+        self.exported.save(temporary)
     name = _weights_name(epoch + 1)
     with atomic.atomic_path(os.path.join(_backup_dir(self.model_dir), name), suffix=".weights.h5") as temporary:
       self.model.save_weights(temporary)

@@ -31,6 +31,21 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
   return keras.Model(inputs, outputs, name=f"cnmc_{backbone.name}"), base
 
 
+def inference_model(model: keras.Model) -> keras.Model:
+  """The classifier as it is exported: the same layers and weights, minus the augmentation.
+
+  The augmentation is the identity at inference (a cast to float), so a Keras `Rescaling(1)` takes its
+  place: the exported model holds only Keras' own layers and loads with `keras.saving.load_model`
+  in a process that never imported this project. Input (B, S, S, 3) uint8; output (B, 1) P(ALL).
+  """
+  inputs = keras.Input(model.input_shape[1:], dtype="uint8", name="image")
+  x = keras.layers.Rescaling(1.0, name="to_float")(inputs)  # casts uint8 to the compute dtype
+  after_augmentation = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)][1:]
+  for layer in after_augmentation:  # the classifier is a chain: replay it on the new input
+    x = layer(x)
+  return keras.Model(inputs, x, name=model.name)
+
+
 def freeze_backbone(base: keras.Model) -> None:
   """Warm-up: only the new head trains; a frozen BatchNorm runs in inference mode (Keras 3)."""
   base.trainable = False

@@ -23,7 +23,7 @@ from trainer import checkpoints, data, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
 from trainer.metrics import WeightedF1, training_metrics
-from trainer.model import build_classifier, freeze_backbone, unfreeze_backbone
+from trainer.model import build_classifier, freeze_backbone, inference_model, unfreeze_backbone
 from trainer.weights import resolve_weights
 
 MONITOR = "val_weighted_f1"  # the challenge's metric picks the best checkpoint
@@ -138,6 +138,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
   sample_images = data.sample_images(builder, config, image_size) if augmentation and not state.history else None
   with runtime.strategy.scope():
     model, base = build_classifier(backbone, image_size, weights, augmentation, config.dropout, config.seed)
+    exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
   if state.weights:
     state = checkpoints.restore_weights(model_dir, state, model, with_optimizer=False)
     logging.info("Resuming %s after epoch %d.", model_dir, state.completed_epochs)
@@ -155,7 +156,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
                     loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
       if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
         checkpoints.restore_weights(model_dir, state, model, with_optimizer=True)
-    commit = checkpoints.EpochCommit(model_dir, state, MONITOR)
+    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
     model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
@@ -163,7 +164,7 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
               verbose="auto")
     state, sample_images = commit.state, None
 
-  _export(model, model_dir, config.saved_model)
+  _export(exported, model_dir, config.saved_model)
   best = state.best
   results = {"best_epoch": best["epoch"] + 1 if best else None, "best_val_weighted_f1": best["value"] if best else None,
              "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),

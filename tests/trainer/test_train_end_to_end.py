@@ -11,11 +11,38 @@ from trainer.train import run
 from tests.trainer.helpers import history, read_json, tiny_config
 
 
+IMAGES = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+
+
+class FinalPredictions(keras.callbacks.Callback):
+  """What the trainer's own model (augmentation and all, at inference) says about IMAGES at the end."""
+
+  def on_train_end(self, logs=None):
+    self.probabilities = keras.ops.convert_to_numpy(self.model(IMAGES, training=False))
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_synthetic, tmp_path_factory):
   model_dir = tmp_path_factory.mktemp("run")
-  results = run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), builder=tiny_synthetic)
+  final = FinalPredictions()
+  results = run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), extra_callbacks=[final],
+                builder=tiny_synthetic)
+  np.save(model_dir / "trainer_predictions.npy", final.probabilities)
   return model_dir, results
+
+
+# A user's plain session: Keras and TensorFlow only, nothing of this project imported.
+PLAIN_KERAS = """
+import json, sys
+import keras, numpy as np, tensorflow as tf
+images = np.load(sys.argv[1])
+out = {name: keras.saving.load_model(path).predict(images, verbose=0).ravel().tolist()
+       for name, path in (("final", sys.argv[2]), ("best", sys.argv[3]))}
+served = tf.saved_model.load(sys.argv[4])  # keep it: its variables die with it
+out["saved_model"] = served.serve(tf.constant(images)).numpy().ravel().tolist()
+out["project_modules"] = sorted(m for m in sys.modules if m.split(".")[0] in ("trainer", "pipeline", "cnmc_tfds"))
+print(json.dumps(out))
+"""
 
 
 def scalar_tags(log_dir) -> set:
@@ -49,16 +76,20 @@ def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
   assert "confusion_matrix" in scalar_tags(model_dir / "logs" / "validation")
 
 
-def test_models_are_saved_and_serve_uint8_images(finished_run):
+def test_exported_models_load_in_plain_keras_and_predict_what_the_trainer_does(finished_run, tmp_path):
+  import json
+  from tests.support.subprocesses import python
   model_dir, results = finished_run
-  images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
-  final = keras.models.load_model(results["final_model"])
-  best = keras.models.load_model(results["best_model"])
-  served = tf.saved_model.load(results["saved_model"])
-  probabilities = final.predict(images, verbose=0)
-  assert probabilities.shape == (3, 1) and ((probabilities >= 0) & (probabilities <= 1)).all()
-  np.testing.assert_allclose(served.serve(tf.constant(images)).numpy(), probabilities, atol=1e-5)
-  assert best.predict(images, verbose=0).shape == (3, 1)
+  np.save(tmp_path / "images.npy", IMAGES)
+  result = python("-c", PLAIN_KERAS, str(tmp_path / "images.npy"), results["final_model"], results["best_model"],
+                  results["saved_model"])
+  assert result.returncode == 0, result.stderr[-3000:]
+  loaded = json.loads(result.stdout.strip().splitlines()[-1])
+  assert loaded["project_modules"] == []
+  in_trainer = np.load(model_dir / "trainer_predictions.npy").ravel()
+  np.testing.assert_allclose(loaded["final"], in_trainer, atol=1e-5)
+  np.testing.assert_allclose(loaded["saved_model"], in_trainer, atol=1e-5)
+  assert len(loaded["best"]) == 3 and all(0 <= p <= 1 for p in loaded["best"])
   assert len(history(model_dir)) == 2 and results["best_epoch"] in (1, 2)
 
 
