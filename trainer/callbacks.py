@@ -74,17 +74,21 @@ class AugmentedSamples(keras.callbacks.Callback):
 
 
 class ProfileSteps(keras.callbacks.Callback):
-  """Profiles train steps first..last with step markers, for TensorBoard's Profile tab.
+  """Profiles train steps first..last of the run with step markers, for TensorBoard's Profile tab.
 
-  Keras' TensorBoard(profile_batch=...) records no step markers ("No step marker observed"), so
-  the overview and input-pipeline pages cannot split step time. Each step here runs inside
-  tf.profiler.experimental.Trace("train", step_num=..., _r=1), which is what they look for.
+  Steps count over the whole run (epoch * steps_per_epoch + batch), so one range is profiled once,
+  whichever phase or resumed process reaches it. Keras' TensorBoard(profile_batch=...) records no
+  step markers ("No step marker observed"), so the overview and input-pipeline pages cannot split
+  step time; each step here runs inside tf.profiler.experimental.Trace("train", step_num=..., _r=1).
   """
 
-  def __init__(self, log_dir: str, first: int, last: int):
+  def __init__(self, log_dir: str, first: int, last: int, steps_per_epoch: int):
     super().__init__()
-    self.log_dir, self.first, self.last = log_dir, first, last
+    self.log_dir, self.first, self.last, self.steps_per_epoch = log_dir, first, last, steps_per_epoch
     self.step, self._trace, self._running = 0, None, False
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.step = epoch * self.steps_per_epoch
 
   def on_train_batch_begin(self, batch, logs=None):
     if self.step == self.first and not self._running:

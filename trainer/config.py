@@ -48,7 +48,7 @@ class TrainConfig:
   xla: str = "auto"
   strategy: str = "auto"
   model_dir: str = ""
-  profile_steps: tuple[int, int] = (0, 0)  # (first, last) train step to profile; (0, 0) = off
+  profile_steps: tuple[int, int] | None = None  # (first, last) train step of the run; (0, 0) off; None auto
   steps_per_epoch: int = 0  # 0: one pass over the training split
   validation_steps: int = 0  # 0: the whole validation split
   seed: int = 42

@@ -49,8 +49,10 @@ flags.DEFINE_enum("strategy", _DEFAULT.strategy, ["auto", "one_device", "mirrore
 flags.DEFINE_string("model_dir", "",
                     "Where checkpoints, logs and the model go; default runs/<dataset>-<backbone>-<size>px. "
                     "Rerunning with the same settings resumes an interrupted run.")
-flags.DEFINE_string("profile_steps", "0,0",
-                    "first,last train step to profile for TensorBoard's Profile tab, e.g. 5,10; 0,0 = off.")
+flags.DEFINE_string("profile_steps", "auto",
+                    "Train steps to profile for TensorBoard's Profile tab, counted over the whole run from 0: "
+                    "first,last (e.g. 5,10), 0,0 = off, or auto = a few steps early in epoch 2 (the cache is "
+                    "warm then), once per run.")
 flags.DEFINE_integer("steps_per_epoch", _DEFAULT.steps_per_epoch, "0 = one pass over the training splits.")
 flags.DEFINE_integer("validation_steps", _DEFAULT.validation_steps, "0 = the whole validation split.")
 flags.DEFINE_integer("seed", _DEFAULT.seed, "Seed for weights, data order and augmentation.")
@@ -67,11 +69,13 @@ FLAGS = flags.FLAGS
 QUICK = dict(image_size=96, batch_size=8, epochs=2, warmup_epochs=1, steps_per_epoch=4, validation_steps=2)
 
 
-def _profile_steps(text: str) -> tuple[int, int]:
+def _profile_steps(text: str) -> tuple[int, int] | None:
+  if text == "auto":
+    return None
   try:
     first, last = (int(part) for part in text.split(","))
   except ValueError:
-    raise TrainerError(f"--profile_steps={text!r}: expected first,last (e.g. 5,10) or 0,0.") from None
+    raise TrainerError(f"--profile_steps={text!r}: expected first,last (e.g. 5,10), 0,0 or auto.") from None
   if first < 0 or last < first:
     raise TrainerError(f"--profile_steps={text!r}: need 0 <= first <= last.")
   return first, last

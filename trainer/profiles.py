@@ -10,9 +10,18 @@ import os
 import re
 
 
+def profile_runs(model_dir: str) -> list[str]:
+  """The profile folders the trainer wrote under model_dir, oldest first."""
+  return sorted(glob.glob(os.path.join(model_dir, "logs", "train", "plugins", "profile", "*")))
+
+
+def has_profile(model_dir: str) -> bool:
+  return bool(profile_runs(model_dir))
+
+
 def newest_profile(model_dir: str) -> list[str]:
   """The .xplane.pb files of the newest profile run under model_dir (one per host)."""
-  runs = sorted(glob.glob(os.path.join(model_dir, "logs", "train", "plugins", "profile", "*")))
+  runs = profile_runs(model_dir)
   if not runs:
     raise FileNotFoundError(f"No profile under {model_dir}/logs/train/plugins/profile: train with "
                             "--profile_steps=first,last to record one.")

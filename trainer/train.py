@@ -19,7 +19,7 @@ from absl import logging
 
 from cnmc_tfds.loading import load_builder
 from storage import atomic
-from trainer import checkpoints, data, run_dir, runtime as runtime_lib
+from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
 from trainer.metrics import WeightedF1, training_metrics
@@ -72,8 +72,16 @@ def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runt
   })
 
 
+def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tuple[int, int] | None:
+  """--profile_steps resolved: None (auto) profiles up to 4 steps early in epoch 2, once the cache is
+  warm and tracing is done; (0, 0) or a run of one epoch profiles nothing."""
+  if flag is None:
+    return (steps + min(1, steps - 1), steps + min(4, steps - 1)) if epochs >= 2 else None
+  return None if flag == (0, 0) else flag
+
+
 def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
-               extra) -> list:
+               steps: int, extra) -> list:
   logs = os.path.join(model_dir, "logs")
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
@@ -82,8 +90,9 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
       keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
   ]
-  if config.profile_steps != (0, 0):
-    callbacks.append(ProfileSteps(os.path.join(logs, "train"), *config.profile_steps))
+  profile = _profile_range(config.profile_steps, steps, config.epochs)
+  if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
+    callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))
   if sample_images is not None:
     callbacks.append(AugmentedSamples(sample_images, model.get_layer("augmentation"), logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
@@ -160,7 +169,8 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
     model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
-              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, extra_callbacks),
+              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
+                                   extra_callbacks),
               verbose="auto")
     state, sample_images = commit.state, None
 
@@ -172,7 +182,23 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
              "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
   atomic.write_json(results_path, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-  f1 = f"{best['value']:.4f} at epoch {results['best_epoch']}" if best else "n/a"
-  print(f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 "
-        f"{f1}. Outputs in {model_dir}.")
+  _print_summary(config, model_dir, state)
   return results
+
+
+def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState) -> None:
+  """The end of a run in a few lines: the best score, the speed, the input wait, where to look."""
+  best = state.best
+  f1 = f"{best['value']:.4f} at epoch {best['epoch'] + 1}" if best else "n/a"
+  rate = state.history[-1].get("images_per_second") if state.history else None
+  lines = [f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 {f1}.",
+           f"Training speed (last epoch): {rate:.1f} images/s." if rate else ""]
+  if profiles.has_profile(model_dir):
+    try:
+      profile = profiles.summarise(profiles.newest_profile(model_dir))
+      lines.append(f"Profile: {profile['step_time_ms']:.0f} ms per step, {100 * profile['input_wait_share']:.1f}% "
+                   "of it waiting for input.")
+    except (ValueError, OSError, ImportError) as error:  # a summary is a courtesy; the profile is on disk
+      logging.warning("Could not summarise the profile: %s", error)
+  lines.append(f"Outputs in {model_dir}; curves, pictures and the profile: tensorboard --logdir {model_dir}/logs")
+  print("\n".join(line for line in lines if line))

@@ -13,6 +13,7 @@ def tiny_config(model_dir, **overrides) -> TrainConfig:
   settings = dict(backbone="small_cnn", weights="none", dataset="cnmc/synthetic_tiny",
                   image_size=32, batch_size=8, epochs=2, warmup_epochs=0, steps_per_epoch=3,
                   validation_steps=2, model_dir=str(model_dir), augmentation="cells",
+                  profile_steps=(0, 0),  # profiling has tests of its own
                   saved_model=False)  # the export costs ~30 s; test_train_end_to_end checks it once
   return dataclasses.replace(TrainConfig(), **{**settings, **overrides})
 

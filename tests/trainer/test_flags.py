@@ -22,7 +22,7 @@ def parse():
 def test_defaults_are_the_dataclass_defaults(parse):
   config = parse()
   assert config.backbone == "effnetb3" and config.train_splits == ("fold_0", "fold_1", "fold_2")
-  assert config.profile_steps == (0, 0) and config.image_size == 0
+  assert config.profile_steps is None and config.image_size == 0  # None: profile epoch 2, once
 
 
 def test_quick_fills_in_only_what_was_not_given(parse):

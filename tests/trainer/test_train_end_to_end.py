@@ -113,3 +113,14 @@ def test_loss_falls_over_a_few_dozen_steps(tiny_synthetic, tmp_path):
   run(config, builder=tiny_synthetic)
   losses = [row["loss"] for row in history(tmp_path)]
   assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_after_a_resume(tiny_synthetic,
+                                                                                           tmp_path):
+  from tests.trainer.test_resume_and_determinism import Killed, KillAfterEpoch
+  config = tiny_config(tmp_path, epochs=3, steps_per_epoch=3, profile_steps=None)
+  with pytest.raises(Killed):
+    run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)  # epoch 2 done, profiled
+  run(config, builder=tiny_synthetic)  # resumes at epoch 3
+  assert len(profiles.profile_runs(tmp_path)) == 1
+  assert profiles.summarise(profiles.newest_profile(str(tmp_path)))["steps_seen"] == 2  # steps 4-5: epoch 2
