@@ -23,6 +23,7 @@ from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
 from trainer.metrics import WeightedF1, training_metrics
+from trainer.hparams import write_hparams
 from trainer.model import build_classifier, freeze_backbone, inference_model, unfreeze_backbone
 from trainer.weights import resolve_weights
 
@@ -180,6 +181,8 @@ def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights,
              "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
              "final_model": os.path.join(model_dir, "model.keras"),
              "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
+  best_row = state.history[best["epoch"]] if best else None
+  write_hparams(os.path.join(model_dir, "logs"), config, runtime.to_json(), best_row)
   atomic.write_json(results_path, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
   _print_summary(config, model_dir, state)

@@ -124,3 +124,23 @@ def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_aft
   run(config, builder=tiny_synthetic)  # resumes at epoch 3
   assert len(profiles.profile_runs(tmp_path)) == 1
   assert profiles.summarise(profiles.newest_profile(str(tmp_path)))["steps_seen"] == 2  # steps 4-5: epoch 2
+
+
+def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
+  from tensorboard.plugins.hparams import plugin_data_pb2
+  model_dir, _ = finished_run
+  accumulator = EventAccumulator(str(model_dir / "logs" / "hparams"), size_guidance={"tensors": 0})
+  accumulator.Reload()
+  content = accumulator.PluginTagToContent("hparams")
+  session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+  assert session.hparams["backbone"].string_value == "small_cnn"
+  assert session.hparams["batch_size"].number_value == 8
+  assert session.hparams["runtime_precision"].string_value == "float32"
+  best_row = history(model_dir)[json_best_epoch(model_dir)]
+  for metric in ("weighted_f1", "auc", "sensitivity", "specificity"):
+    event = accumulator.Tensors(f"hparams/best_val_{metric}")[0]
+    assert tf.make_ndarray(event.tensor_proto) == pytest.approx(best_row[f"val_{metric}"], abs=1e-6)
+
+
+def json_best_epoch(model_dir) -> int:
+  return read_json(model_dir / "results.json")["best_epoch"] - 1
