@@ -109,10 +109,3 @@ def test_splits_sharing_images_are_refused_and_sharing_subjects_warned(tiny_synt
   caplog.clear()
   check_splits(tiny_synthetic, tiny_config(tmp_path, train_splits=("fold_0", "fold_1"), val_split="fold_2"))
   assert "optimistic" not in caplog.text
-
-
-def test_validation_steps_validate_on_the_same_first_batches_every_epoch(tiny_synthetic, tmp_path):
-  from trainer.data import val_input
-  validation = val_input(tiny_synthetic, tiny_config(tmp_path, batch_size=4, validation_steps=2), 16)
-  epochs = [[y.numpy().tolist() for _, y in validation] for _ in range(3)]
-  assert len(epochs[0]) == 2 and epochs[0] == epochs[1] == epochs[2]
