@@ -32,13 +32,11 @@ def score_run(run_dir: str, held_out: str, batch_size: int) -> dict:
   Raises:
     EvaluationError: the run has no usable model.keras, or its dataset is gone.
   """
-  from pipeline.input_pipeline import make_eval_dataset
   model_path = os.path.join(run_dir, "model.keras")
   builder = sources.dataset_builder(inference.run_config(model_path), None, None)
   model, image_size = inference.load_classifier(model_path)
   print(f"Scoring {model_path} on {builder.info.full_name} ({builder.data_dir}), split {held_out} ...", flush=True)
-  batches = make_eval_dataset(builder, held_out, image_size=image_size, batch_size=batch_size, cache=None,
-                              metadata=("subject_id",))
+  batches, _ = sources.split_batches(builder, held_out, image_size, batch_size, metadata=("subject_id",))
   predicted = inference.predict_dataset(model, batches)
   return {**scores.classification_scores(predicted["label"], predicted["probability"]),
           "subjects": int(len(set(predicted["subject_id"])))}

@@ -31,6 +31,18 @@ def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None)
   return tfds.builder_from_directory(prepared)
 
 
+def split_batches(builder, split: str, image_size: int, batch_size: int, metadata: tuple[str, ...]):
+  """Every image of `split` once, in its order, resized for the model and not cached.
+
+  Returns:
+    (tf.data.Dataset of {"image": (B, S, S, 3) uint8, "label", *metadata}, number of images)
+  """
+  from pipeline.input_pipeline import make_eval_dataset  # imports TensorFlow
+  batches = make_eval_dataset(builder, split, image_size=image_size, batch_size=batch_size, cache=None,
+                              metadata=metadata)
+  return batches, builder.info.splits[split].num_examples
+
+
 def check_split(builder, split: str, labelled: bool) -> None:
   """The split exists (and, for evaluation, has labels)."""
   known = sorted(builder.info.splits)

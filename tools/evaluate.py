@@ -36,7 +36,6 @@ def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -
   import tensorflow as tf
   from evaluation import inference, scores, sources
   from evaluation.plots import roc_picture
-  from pipeline.input_pipeline import make_eval_dataset
   from storage import result_dirs
   from trainer.pictures import confusion_matrix_picture, save_picture
 
@@ -47,9 +46,8 @@ def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -
   model, model_path, image_size = inference.load_run_model(model_file, model_dir)
   builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
   sources.check_split(builder, split, labelled=True)
-  batches = make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
-                              cache=None, metadata=("subject_id", "file_name"))
-  total = builder.info.splits[split].num_examples
+  batches, total = sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value,
+                                        metadata=("subject_id", "file_name"))
   print(f"Scoring the model {model_path}\n  on {builder.info.full_name} ({builder.data_dir}), split {split}: "
         f"{total} images, {image_size} px{', with and without TTA' if model_flags.TTA.value else ''} ...", flush=True)
   modes = (False, True) if model_flags.TTA.value else (False,)

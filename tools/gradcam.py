@@ -59,7 +59,6 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   from evaluation import inference, sources
   from evaluation.gradcam import make_gradcam_fn, overlay
   from storage import result_dirs
-  from pipeline.input_pipeline import make_eval_dataset
   from trainer.pictures import image_grid, save_picture
 
   model_path = inference.resolve_model(model_file, model_dir)
@@ -71,8 +70,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   sources.check_split(builder, split, labelled=True)
 
   def batches():
-    return make_eval_dataset(builder, split, image_size=image_size, batch_size=model_flags.BATCH_SIZE.value,
-                             cache=None, metadata=("file_name",))
+    return sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value, ("file_name",))[0]
 
   total = builder.info.splits[split].num_examples
   print(f"Predicting {total} images of {builder.info.full_name} ({builder.data_dir}), split {split}, with the model "

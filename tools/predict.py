@@ -30,7 +30,6 @@ IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to
 def _batches(model_path: str, image_size: int):
   """(name of the source, batches of {"image", "file_name"}, number of images)."""
   from evaluation import image_folder, inference, sources
-  from pipeline.input_pipeline import make_eval_dataset
   batch_size = model_flags.BATCH_SIZE.value
   if IMAGES.value:
     folder = paths.expand_path(IMAGES.value)
@@ -39,10 +38,9 @@ def _batches(model_path: str, image_size: int):
             image_folder.folder_batches(folder, names, image_size, batch_size), len(names))
   builder = sources.dataset_builder(inference.run_config(model_path), *model_flags.dataset_arguments())
   sources.check_split(builder, SPLIT.value, labelled=False)
-  batches = make_eval_dataset(builder, SPLIT.value, image_size=image_size, batch_size=batch_size, cache=None,
-                              metadata=("file_name",))
+  batches, total = sources.split_batches(builder, SPLIT.value, image_size, batch_size, metadata=("file_name",))
   print(f"Data: {builder.info.full_name} ({builder.data_dir}), split {SPLIT.value}")
-  return SPLIT.value, batches, builder.info.splits[SPLIT.value].num_examples
+  return SPLIT.value, batches, total
 
 
 def _source_name() -> str:
