@@ -102,8 +102,18 @@ def make_predict_fn(model: keras.Model, tta: bool):
 
 
 def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=None) -> dict:
-  """Runs the model over dict batches {"image", ...}; returns {"probability" or "probability_tta": (N,),
-  and every other key: (N,) numpy}. tta_modes: (False,), (True,) or (False, True) for both."""
+  """Runs the model over dict batches {"image": (B, S, S, 3) uint8, ...}.
+
+  Args:
+    model: a classifier returning P(ALL).
+    batches: an iterable of dicts; every key but "image" is carried through.
+    tta_modes: (False,), (True,) or (False, True) for both.
+    progress: called with each batch's size, if given.
+  Returns:
+    {"probability" and/or "probability_tta": (N,) float32, every other key: (N,) numpy}.
+  Raises:
+    EvaluationError: no images, or an output that is not a number (a broken model).
+  """
   predict_fns = {tta: make_predict_fn(model, tta) for tta in tta_modes}
   columns: dict[str, list] = {}
   for batch in batches:

@@ -11,9 +11,18 @@ from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
 
 
 def classification_scores(labels, probabilities, threshold: float = 0.5) -> dict:
-  """Accuracy, weighted and macro F1, AUC, sensitivity (ALL recall), specificity (HEM recall), counts.
+  """The per-cell scores of a C-NMC paper.
 
-  AUC is None when the labels hold one class only (it is undefined then).
+  Args:
+    labels: (N,) 0 = HEM, 1 = ALL.
+    probabilities: (N,) P(ALL).
+    threshold: a cell is called ALL when P(ALL) >= threshold.
+  Returns:
+    {"images", "accuracy", "weighted_f1", "macro_f1", "auc" (None when the labels hold one class:
+    it is undefined then), "sensitivity" (ALL recall), "specificity" (HEM recall),
+    "confusion": {"tp", "fp", "tn", "fn"}}.
+  Raises:
+    ValueError: arrays of different lengths, or empty.
   """
   labels = np.asarray(labels, np.int64)
   probabilities = np.asarray(probabilities, np.float64)
@@ -41,7 +50,14 @@ def subject_scores(labels, probabilities, subjects, threshold: float = 0.5) -> d
   """Per subject: cells, true class, accuracy, mean P(ALL) and the majority vote of its cells.
 
   A subject's vote is the class most of its cells are called; a tie goes to the mean probability.
-  Returns {"subjects": [row, ...] (sorted by id), "vote_accuracy": share of subjects voted right}.
+
+  Args:
+    labels, probabilities, threshold: as for classification_scores.
+    subjects: (N,) subject ids (str or bytes).
+  Returns:
+    {"subjects": [row, ...] (sorted by id), "vote_accuracy": share of subjects voted right}.
+  Raises:
+    ValueError: a subject with cells of both classes.
   """
   labels, probabilities = np.asarray(labels), np.asarray(probabilities, np.float64)
   subjects = np.asarray([s.decode() if isinstance(s, bytes) else str(s) for s in subjects])

@@ -14,8 +14,19 @@ from evaluation.errors import EvaluationError
 
 
 def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None) -> tfds.core.DatasetBuilder:
-  """--dataset if given (built first if it is synthetic and missing); else the run's own dataset,
-  read from the folder its config.json names (so custom configs and data dirs just work)."""
+  """The data a model is evaluated on.
+
+  Args:
+    run_config: the model's run config.json ({} if it has none).
+    dataset: --dataset: a TFDS name/config or a prepared folder (built first if synthetic and missing).
+    data_dir: --data_dir for a named dataset.
+  Returns:
+    --dataset's builder if given, else the run's own dataset, read from the folder its config.json
+    names (so custom configs and data dirs just work).
+  Raises:
+    EvaluationError: no --dataset and no run config, or the run's dataset folder is gone.
+    DatasetError: --dataset cannot be found or built.
+  """
   if dataset:
     return load_builder(dataset, data_dir)
   recorded = run_config.get("dataset")

@@ -142,11 +142,25 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
                        class_counts: dict[int, int] | None = None) -> TrainInput:
   """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
 
-  balance: "oversample" draws HEM and ALL with equal probability (each class has its own cache),
-    "class_weight" keeps the natural stream and adds each example's loss weight to the batches,
-    (images, labels, weights), which works under any tf.distribute strategy; "none" neither.
-  batch_size is global; with an input_context each replica's pipeline gets its share.
-  class_counts: the split's label counts if the caller has them (saves a pass over the records).
+  Args:
+    builder: a prepared `cnmc` TFDS builder.
+    split: a TFDS split expression, e.g. "fold_0+fold_1".
+    image_size: S, the side of the square images the model takes.
+    batch_size: the global batch; with an input_context each replica's pipeline gets its share.
+    balance: "oversample" draws HEM and ALL with equal probability (each class has its own cache),
+      "class_weight" keeps the natural stream and adds each example's loss weight to the batches,
+      (images, labels, weights), which works under any tf.distribute strategy; "none" neither.
+    cache: "memory", a file path prefix (named further by what it holds), or None.
+    shuffle_buffer: examples in the shuffle buffer of each stream.
+    seed: makes every pass's order a function of (seed, pass); None: random.
+    deterministic: keep tf.data's element order fixed (parallel maps wait for stragglers).
+    input_context: this worker's share under a tf.distribute strategy.
+    class_counts: the split's label counts if the caller has them (saves a pass over the records).
+  Returns:
+    TrainInput: an endless dataset of ((B, S, S, 3) uint8, (B,) int32[, (B,) float32 weights]) and
+    the steps of one pass.
+  Raises:
+    ValueError: an unknown balance, or balancing a split without both classes.
   """
   if balance not in BALANCE_MODES:
     raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}.")
@@ -184,12 +198,16 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
 def make_eval_dataset(builder, split: str = VALIDATION_SPLIT, *, image_size: int, batch_size: int,
                       cache: str | None = "memory", metadata: tuple[str, ...] = (),
                       max_batches: int | None = None) -> tf.data.Dataset:
-  """The evaluation input, in the split's order, every example once: (uint8 images, int32 labels).
+  """The evaluation input, in the split's order, every example once.
 
-  metadata: feature names to keep (e.g. "subject_id", "file_name"); with any, the batches are dicts
-    {"image", "label", *metadata} instead of (images, labels) pairs.
-  max_batches: only the first this many batches, cut before the cache, so that the cache holds
-    exactly what is read each time (a cache read part-way is dropped, with a warning, every pass).
+  Args:
+    builder, split, image_size, batch_size, cache: as for make_train_dataset.
+    metadata: feature names to keep (e.g. "subject_id", "file_name"); with any, the batches are dicts
+      {"image", "label", *metadata} instead of (images, labels) pairs.
+    max_batches: only the first this many batches, cut before the cache, so that the cache holds
+      exactly what is read each time (a cache read part-way is dropped, with a warning, every pass).
+  Returns:
+    A finite dataset of ((B, S, S, 3) uint8 images, (B,) int32 labels), or of dicts with metadata.
   """
   dataset = _read(builder, split, shuffle_files=False, seed=None, input_context=None, metadata=metadata)
   if max_batches:

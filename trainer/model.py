@@ -13,7 +13,20 @@ from trainer.weights import build_with_weights
 
 def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,
                      dropout: float, seed: int) -> tuple[keras.Model, keras.Model]:
-  """Returns (classifier, its backbone). Input (B, S, S, 3) uint8; output (B, 1) float32 P(ALL)."""
+  """The classifier to train: uint8 cells -> augmentation -> preprocessing -> backbone -> P(ALL).
+
+  Args:
+    backbone: the registry entry to build.
+    image_size: S; the model takes (B, S, S, 3) uint8.
+    weights: None (random), "imagenet" or the path of a notop weights file.
+    augmentation: CellAugmentation's settings, or None for none.
+    dropout: the rate before the classification layer.
+    seed: for the augmentation's and dropout's random draws.
+  Returns:
+    (classifier with output (B, 1) float32 P(ALL), its backbone sub-model).
+  Raises:
+    TrainerError: weights that cannot be had or do not fit the backbone.
+  """
   inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
   if augmentation:
     x = CellAugmentation(**augmentation, seed=seed, name="augmentation")(inputs)

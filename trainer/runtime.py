@@ -51,7 +51,16 @@ def _strategy(flag: str, gpus) -> tuple[tf.distribute.Strategy, str]:
 
 
 def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool) -> Runtime:
-  """Resolves the 'auto' flags for this machine and logs each choice and why."""
+  """Resolves the 'auto' flags for this machine and logs each choice and why.
+
+  Args:
+    mixed_precision, xla, strategy: the flags' values ("auto" or a choice).
+    deterministic: --deterministic (turns XLA off).
+  Returns:
+    Runtime: device description, Keras dtype policy, XLA on/off, the tf.distribute strategy.
+  Raises:
+    TrainerError: multi_worker without a usable TF_CONFIG.
+  """
   gpus = tf.config.list_physical_devices("GPU")
   if mixed_precision == "auto":
     precision = "mixed_float16" if gpus else "float32"

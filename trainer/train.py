@@ -114,10 +114,18 @@ def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
 
 
 def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
-  """Trains as configured; returns the results also written to <model_dir>/results.json.
+  """Trains as configured, resuming whatever the run folder holds.
 
-  builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
-  custom synthetic configs this way).
+  Args:
+    config: the run's settings (what the flags resolve to).
+    extra_callbacks: more Keras callbacks for every phase (tests use them to kill or record).
+    builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
+      custom synthetic configs this way).
+  Returns:
+    The results also written to <model_dir>/results.json: best epoch and score, model paths.
+  Raises:
+    TrainerError: a user's mistake (flags, folder, splits, weights) or a diverged loss.
+    DatasetError: a dataset that is missing or damaged.
   """
   weights = resolve_weights(config.weights)
   backbone, image_size, model_dir = run_dir.resolve(config)
