@@ -7,6 +7,7 @@ any work starts, so nothing a user made is ever deleted.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -59,18 +60,32 @@ def check_result_dir(path: str, tool: str, protected: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
+def _turn_in(folder: str):
+  """Waits while another process writes a result into `folder` (it would take this one's scratch
+  folder away), holding an OS lock on the folder itself: no lock file is left behind, and a killed
+  holder's lock is released by the kernel."""
+  fd = os.open(folder, os.O_RDONLY)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)
+
+
+@contextlib.contextmanager
 def result_dir(path: str, tool: str, description: dict | None = None):
   """Yields a scratch folder; on success it replaces `path` (checked by check_result_dir) whole.
 
   On any error the scratch folder is removed and the previous result stays as it was.
   """
-  scratch = f"{path}.partial"
-  shutil.rmtree(scratch, ignore_errors=True)
-  os.makedirs(scratch)
-  try:
-    yield scratch
-    atomic.write_json(os.path.join(scratch, MANIFEST), {"tool": tool, **(description or {})})
-    atomic.replace_dir(scratch, path)
-  except BaseException:
+  with _turn_in(os.path.dirname(os.path.abspath(path))):
+    scratch = f"{path}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
-    raise
+    os.makedirs(scratch)
+    try:
+      yield scratch
+      atomic.write_json(os.path.join(scratch, MANIFEST), {"tool": tool, **(description or {})})
+      atomic.replace_dir(scratch, path)
+    except BaseException:
+      shutil.rmtree(scratch, ignore_errors=True)
+      raise

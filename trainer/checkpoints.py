@@ -94,9 +94,10 @@ def load_state(model_dir: str) -> RunState:
   path = os.path.join(_backup_dir(model_dir), STATE_FILE)
   if not os.path.exists(path):
     state = RunState()
-    if os.path.exists(os.path.join(model_dir, HISTORY_FILE)):
-      # An epoch logged before any commit (or a run of an older version): retrain rather than trust it.
-      os.remove(os.path.join(model_dir, HISTORY_FILE))
+    if os.path.exists(os.path.join(model_dir, HISTORY_FILE)):  # history.csv is only written after a commit
+      raise TrainerError(f"{model_dir} holds a history.csv but no {BACKUP_DIR}/{STATE_FILE}: it was trained by an "
+                         f"older version of cnmc, or its {BACKUP_DIR}/ was removed, so it cannot be resumed "
+                         "safely. Train in a new --model_dir (this one is left as it is).")
   else:
     try:
       with open(path) as f:

@@ -50,3 +50,24 @@ def test_a_failure_keeps_the_previous_result(tmp_path):
     with result_dirs.result_dir(str(out), "tools.evaluate") as scratch:
       raise RuntimeError("inference failed")
   assert (out / "metrics.json").exists() and sorted(os.listdir(tmp_path)) == ["eval"]
+
+
+def test_a_second_writer_of_the_same_result_waits_for_the_first(tmp_path):
+  import threading
+  out, order = tmp_path / "eval", []
+
+  def second():
+    with result_dirs.result_dir(str(out), "tools.evaluate") as scratch:
+      order.append("second")
+      open(os.path.join(scratch, "second.json"), "w").close()
+
+  with result_dirs.result_dir(str(out), "tools.evaluate") as scratch:
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # waiting: it would have taken the first's scratch folder away
+    open(os.path.join(scratch, "first.json"), "w").close()
+    order.append("first")
+  thread.join(timeout=10)
+  assert order == ["first", "second"] and (out / "second.json").exists()  # each complete, the last wins
+  assert sorted(os.listdir(tmp_path)) == ["eval"]  # and no lock file is left

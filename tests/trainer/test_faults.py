@@ -133,3 +133,10 @@ def test_two_processes_building_one_dataset_build_it_once(tmp_path):
   assert len(counts) == 1  # both read the same, complete dataset
   assert sum("Waiting for another build" in err for _, err in outputs) == 1  # the second waited its turn
   assert len(list((tmp_path / "cnmc" / "synthetic").glob("*/dataset_info.json"))) == 1
+
+
+def test_a_run_folder_with_history_but_no_commit_record_is_refused_and_left_alone(tiny_synthetic, tmp_path):
+  (tmp_path / "history.csv").write_text("epoch,loss\n0,0.7\n")
+  with pytest.raises(TrainerError, match="cannot be resumed safely"):
+    run(tiny_config(tmp_path), builder=tiny_synthetic)
+  assert (tmp_path / "history.csv").read_text() == "epoch,loss\n0,0.7\n"
