@@ -143,6 +143,7 @@ def test_predict_names_every_unreadable_image_and_writes_nothing(trained_run, ti
   assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
+@pytest.mark.slow  # a command run; the library has fast tests
 def test_gradcam_writes_correct_and_wrong_pictures(trained_run, tmp_path):
   out = tmp_path / "gradcam"
   result = tool("gradcam", f"--model_dir={trained_run}", "--count=3", f"--output_dir={out}")
@@ -194,6 +195,7 @@ def test_a_run_whose_dataset_moved_is_an_error_not_another_dataset(trained_run, 
   assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a command run; the library has fast tests
 def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
   best = run_dir / "best.keras"

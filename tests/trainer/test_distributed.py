@@ -48,6 +48,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
   assert [int(row["epoch"]) for row in history(tmp_path)] == [0, 1]
 
 
+@pytest.mark.slow  # the pipeline test checks the weights on one device, fast
 def test_class_weights_reach_every_replica_as_on_one_device(tiny_synthetic, tmp_path):
   import json
   result = python("-c", CLASS_WEIGHTS_PER_REPLICA, str(tiny_synthetic.data_dir), str(tmp_path / "x"), "class_weight")

@@ -31,6 +31,7 @@ def assert_one_clear_error(result, *phrases: str):
     assert phrase in result.stderr, result.stderr[-2000:]
 
 
+@pytest.mark.slow  # the in-process divergence test below is the fast one
 def test_a_diverging_run_stops_saying_where_and_what_to_try(tiny_synthetic, tmp_path):
   result = trainer(tiny_synthetic.data_dir, "--learning_rate=1e30", "--optimizer=sgd", f"--model_dir={tmp_path}")
   assert_one_clear_error(result, "Training diverged", "phase train, epoch 1", "--learning_rate",
