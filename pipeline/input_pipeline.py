@@ -56,21 +56,29 @@ def to_supervised(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
   return batch["image"], batch["label"]
 
 
-def _options(deterministic: bool, sharded_by_files: bool) -> tf.data.Options:
+def _options(deterministic: bool, sharded: bool) -> tf.data.Options:
   options = tf.data.Options()
   options.deterministic = deterministic  # out-of-order elements keep parallel maps busy
   options.autotune.enabled = True
   # Half the machine's RAM for autotuned buffers: the cache itself is not counted against it.
   options.autotune.ram_budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
   options.experimental_optimization.map_parallelization = True
-  if sharded_by_files:  # tfds already gave this worker its own files
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+  # A worker's training input is its own share already; any other input (validation) that a strategy
+  # distributes is shared by example: sharding by files fails when a split has fewer files than workers.
+  options.experimental_distribute.auto_shard_policy = (tf.data.experimental.AutoShardPolicy.OFF if sharded
+                                                       else tf.data.experimental.AutoShardPolicy.DATA)
   return options
 
 
 def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
           input_context: tf.distribute.InputContext | None, metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
-  """The split's records as {"image": PNG bytes, "label", *metadata}; TFDS' own image decode is skipped."""
+  """The split's records as {"image": PNG bytes, "label", *metadata}; TFDS' own image decode is skipped.
+
+  With an input_context of several input pipelines (workers), this pipeline reads an even share of
+  the split's examples (TFDS' sharding by files needs a file per worker and gives uneven shares)."""
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    split = tfds.even_splits(split, input_context.num_input_pipelines)[input_context.input_pipeline_id]
+    input_context = None
   read_config = tfds.ReadConfig(
       shuffle_seed=seed, input_context=input_context,
       shuffle_reshuffle_each_iteration=seed is None,  # seeded: the same file order for every iterator
@@ -190,7 +198,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     table = tf.constant([weights[HEM], weights[ALL]], tf.float32)
     dataset = dataset.map(lambda images, labels: (images, labels, tf.gather(table, labels)))
   dataset = dataset.prefetch(_AUTOTUNE)
-  dataset = dataset.with_options(_options(deterministic, sharded_by_files=input_context is not None))
+  dataset = dataset.with_options(_options(deterministic, sharded=input_context is not None))
   return TrainInput(dataset=dataset, steps_per_epoch=max(1, sum(counts.values()) // batch_size),
                     class_counts=counts, class_weight=weights)
 
@@ -217,4 +225,4 @@ def make_eval_dataset(builder, split: str = VALIDATION_SPLIT, *, image_size: int
   dataset = dataset.batch(batch_size)
   if not metadata:
     dataset = dataset.map(to_supervised)
-  return dataset.prefetch(_AUTOTUNE).with_options(_options(deterministic=True, sharded_by_files=False))
+  return dataset.prefetch(_AUTOTUNE).with_options(_options(deterministic=True, sharded=False))

@@ -23,6 +23,7 @@ COMMANDS = {
     "tools.leakage_demo": ["--demo_dir", "--backbone"],
     "tools.bench_pipeline": ["--batches", "--images_scale", "--data_dir"],
     "tools.bench_train": ["--steps", "--images_scale"],
+    "tools.launch_local": ["--workers", "--gpus"],
 }
 
 

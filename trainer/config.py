@@ -20,7 +20,7 @@ AUGMENTATIONS = {
 # Settings that may change when a run in --model_dir is continued: they do not change the model,
 # the data or the optimisation of the epochs already trained.
 RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps",
-                     "saved_model"}
+                     "saved_model", "peer_timeout", "slurm_port"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,8 @@ class TrainConfig:
   mixed_precision: str = "auto"
   xla: str = "auto"
   strategy: str = "auto"
+  peer_timeout: int = 300  # seconds a worker waits for the others to join (multi-worker only)
+  slurm_port: int = 8888  # first port of a node's tasks under SLURM
   model_dir: str = ""
   profile_steps: tuple[int, int] | None = None  # (first, last) train step of the run; (0, 0) off; None auto
   steps_per_epoch: int = 0  # 0: one pass over the training split

@@ -44,8 +44,14 @@ flags.DEFINE_enum("mixed_precision", _DEFAULT.mixed_precision, ["auto", "float16
                   "Compute precision; auto = float16 on a GPU, float32 on a CPU.")
 flags.DEFINE_enum("xla", _DEFAULT.xla, ["auto", "on", "off"], "XLA-compile the train step; auto = on a GPU only.")
 flags.DEFINE_enum("strategy", _DEFAULT.strategy, ["auto", "one_device", "mirrored", "multi_worker"],
-                  "tf.distribute strategy; auto = multi_worker if TF_CONFIG is set, mirrored with 2+ GPUs, "
-                  "else one device.")
+                  "tf.distribute strategy; auto = multi_worker if TF_CONFIG is set or in a SLURM job step with "
+                  "several tasks (srun -n N), else mirrored with 2+ GPUs, else one device.")
+flags.DEFINE_integer("peer_timeout", _DEFAULT.peer_timeout,
+                     "Multi-worker: seconds to wait for every worker to join before stopping with an error; "
+                     "a worker silent for this long (at most 30 s) is taken for dead.")
+flags.DEFINE_integer("slurm_port", _DEFAULT.slurm_port,
+                     "Multi-worker under SLURM: the port of a node's first task (the next tasks take the next "
+                     "ports).")
 flags.DEFINE_string("model_dir", "",
                     "Where checkpoints, logs and the model go; default runs/<dataset>-<backbone>-<size>px. "
                     "Rerunning with the same settings resumes an interrupted run.")
@@ -90,7 +96,7 @@ def config_from_flags() -> TrainConfig:
   for name in ("model_dir", "data_dir", "manual_dir", "dataset", "weights"):
     values[name] = paths.expand_path(values[name])
   values["profile_steps"] = _profile_steps(FLAGS.profile_steps)
-  for name in ("batch_size", "epochs"):
+  for name in ("batch_size", "epochs", "peer_timeout"):
     if values[name] < 1:
       raise TrainerError(f"--{name} must be at least 1, got {values[name]}.")
   if values["warmup_epochs"] < 0 or (values["weights"] != "none" and values["warmup_epochs"] > values["epochs"]):

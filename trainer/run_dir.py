@@ -8,7 +8,7 @@ import json
 import os
 
 from storage import locks, paths
-from trainer import backbones
+from trainer import backbones, cluster
 from trainer.config import TrainConfig, check_model_dir, dataset_label
 from trainer.errors import TrainerError
 from trainer.weights import resolve_weights
@@ -52,9 +52,12 @@ def read_json(path: str) -> dict:
 
 
 def preflight(config: TrainConfig) -> None:
-  """Every check of the flags and the run folder that needs no TensorFlow and no data."""
+  """Every check of the flags, the cluster and the run folder that needs no TensorFlow and no data."""
   resolve_weights(config.weights)
   _, _, model_dir = resolve(config)
+  role = cluster.detect(config.strategy)  # a malformed TF_CONFIG fails here
+  if role and not role.is_chief:
+    return  # only the chief uses the run folder
   check_writable(model_dir)
   check_model_dir(config, model_dir)
   if os.path.exists(os.path.join(model_dir, RESULTS_FILE)):

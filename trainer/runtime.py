@@ -1,12 +1,13 @@
 """Per-device decisions: precision, XLA and the distribution strategy, each logged with its reason."""
 
 import dataclasses
-import json
 import os
 
 import tensorflow as tf
 from absl import logging
 
+from trainer import multi_worker
+from trainer.cluster import Role
 from trainer.errors import TrainerError
 
 _PRECISIONS = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16", "float32": "float32"}
@@ -32,34 +33,35 @@ def _describe(gpus) -> str:
   return f"{len(gpus)} x GPU ({name})"
 
 
-def _strategy(flag: str, gpus) -> tuple[tf.distribute.Strategy, str]:
+def _strategy(flag: str, gpus, role: Role | None, peer_timeout: int, slurm_port: int
+              ) -> tuple[tf.distribute.Strategy, str]:
+  if role is not None:  # --strategy=auto or multi_worker in a cluster (trainer/cluster.py)
+    return multi_worker.make_strategy(role, peer_timeout, slurm_port), "multi_worker"
   if flag == "auto":
-    flag = "multi_worker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus) > 1 else "one_device"
+    flag = "mirrored" if len(gpus) > 1 else "one_device"
   if flag == "one_device":
     return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0"), flag
+  if flag == "multi_worker":
+    raise TrainerError("--strategy=multi_worker without a cluster: set TF_CONFIG or run under srun -n N.")
   if flag == "mirrored":
     # Without GPUs, mirror over the logical CPU devices (how the tests run it on one machine).
     devices = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=devices), flag
-  if not os.environ.get("TF_CONFIG"):
-    raise TrainerError("--strategy=multi_worker needs TF_CONFIG describing the cluster and this worker's task.")
-  try:
-    json.loads(os.environ["TF_CONFIG"])
-  except ValueError:
-    raise TrainerError("TF_CONFIG is not valid JSON.") from None
-  return tf.distribute.MultiWorkerMirroredStrategy(), flag
+  return tf.distribute.MirroredStrategy(devices=devices), flag
 
 
-def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool) -> Runtime:
+def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool, role: Role | None = None,
+           peer_timeout: int = 300, slurm_port: int = 8888) -> Runtime:
   """Resolves the 'auto' flags for this machine and logs each choice and why.
 
   Args:
     mixed_precision, xla, strategy: the flags' values ("auto" or a choice).
     deterministic: --deterministic (turns XLA off).
+    role: this process's place in a multi-worker job (trainer.cluster.detect), None when alone.
+    peer_timeout, slurm_port: --peer_timeout and --slurm_port (multi-worker only).
   Returns:
     Runtime: device description, Keras dtype policy, XLA on/off, the tf.distribute strategy.
   Raises:
-    TrainerError: multi_worker without a usable TF_CONFIG.
+    TrainerError: a cluster that does not come together within peer_timeout.
   """
   gpus = tf.config.list_physical_devices("GPU")
   if mixed_precision == "auto":
@@ -78,6 +80,6 @@ def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool) -
     # Keras turns XLA off under op determinism anyway; say so rather than let it happen silently.
     logging.warning("XLA: off, because --deterministic (not every XLA op has a deterministic kernel).")
     use_xla = False
-  distribution, name = _strategy(strategy, gpus)
+  distribution, name = _strategy(strategy, gpus, role, peer_timeout, slurm_port)
   logging.info("Strategy: %s, %d replica(s).", name, distribution.num_replicas_in_sync)
   return Runtime(_describe(gpus), precision, use_xla, distribution, name)

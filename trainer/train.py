@@ -9,9 +9,12 @@ A killed run resumes where it stopped: every finished epoch is committed to disk
 trainer/checkpoints.py), so a kill -9 loses at most the epoch in progress.
 """
 
+import contextlib
 import dataclasses
+import math
 import os
 import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -19,7 +22,7 @@ from absl import logging
 
 from cnmc_tfds.loading import load_builder
 from storage import atomic
-from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
+from trainer import checkpoints, cluster, data, multi_worker, profiles, replicas, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
 from trainer.metrics import WeightedF1, training_metrics
@@ -82,11 +85,12 @@ def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tup
 
 
 def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
-               steps: int, extra) -> list:
+               steps: int, strategy: tf.distribute.Strategy, extra) -> list:
   logs = os.path.join(model_dir, "logs")
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
       checkpoints.StopOnNonFiniteLoss(phase.name),  # first: a diverged epoch must never be committed
+      *([replicas.AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []),
       ThroughputAndLearningRate(config.batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
       keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
@@ -122,79 +126,177 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
     builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
       custom synthetic configs this way).
   Returns:
-    The results also written to <model_dir>/results.json: best epoch and score, model paths.
+    The results also written to <model_dir>/results.json: best epoch and score, model paths ({} on a
+    worker other than the chief of a multi-worker job).
   Raises:
-    TrainerError: a user's mistake (flags, folder, splits, weights) or a diverged loss.
+    TrainerError: a user's mistake (flags, folder, splits, weights, cluster), a diverged loss, or a
+      lost peer in a multi-worker job.
     DatasetError: a dataset that is missing or damaged.
   """
   weights = resolve_weights(config.weights)
   backbone, image_size, model_dir = run_dir.resolve(config)
-  with run_dir.lock(model_dir):
-    return _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir)
+  role = cluster.detect(config.strategy)
+  run = _Run(config, extra_callbacks, builder, backbone, image_size, weights, model_dir, role)
+  if role is None or role.is_chief:
+    with run_dir.lock(model_dir):
+      return run.train(model_dir)
+  with _worker_folder(role) as scratch:  # the chief writes the run folder; this worker's copies go here
+    run.train(scratch)
+    return {}
 
 
-def _run_locked(config, extra_callbacks, builder, backbone, image_size, weights, model_dir) -> dict:
-  check_model_dir(config, model_dir)
-  results_path = os.path.join(model_dir, run_dir.RESULTS_FILE)
-  if os.path.exists(results_path):
-    logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).", model_dir)
-    return run_dir.read_json(results_path)
+@contextlib.contextmanager
+def _worker_folder(role: cluster.Role):
+  folder = tempfile.mkdtemp(prefix=f"cnmc-worker{role.rank}-")
+  try:
+    yield folder
+  finally:
+    shutil.rmtree(folder, ignore_errors=True)
 
-  keras.utils.set_random_seed(config.seed)
-  if config.deterministic:
-    tf.config.experimental.enable_op_determinism()
-  runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic)
-  keras.mixed_precision.set_global_policy(runtime.precision)
-  builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
-  counts = data.check_splits(builder, config)
-  _write_config(model_dir, config, runtime, builder, image_size)
-  state = checkpoints.load_state(model_dir)
 
-  train_ds, steps = data.train_input(builder, config, image_size, runtime.strategy, counts)
-  val_ds = data.val_input(builder, config, image_size)
-  augmentation = AUGMENTATIONS[config.augmentation]
-  sample_images = data.sample_images(builder, config, image_size) if augmentation and not state.history else None
-  with runtime.strategy.scope():
-    model, base = build_classifier(backbone, image_size, weights, augmentation, config.dropout, config.seed)
-    exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
-  if state.weights:
-    state = checkpoints.restore_weights(model_dir, state, model, with_optimizer=False)
-    logging.info("Resuming %s after epoch %d.", model_dir, state.completed_epochs)
+@dataclasses.dataclass
+class _Run:
+  config: TrainConfig
+  extra_callbacks: tuple
+  builder: object
+  backbone: object
+  image_size: int
+  weights: str | None
+  run_folder: str  # the chief's --model_dir, named in messages
+  role: cluster.Role | None
 
-  for phase in plan_phases(config, pretrained=weights is not None):
-    if state.completed_epochs >= phase.end_epoch:
-      continue
-    logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1, phase.end_epoch,
-                 phase.learning_rate, phase.schedule, ", backbone frozen" if phase.backbone_frozen else "")
-    with runtime.strategy.scope():
-      (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
-      metrics = training_metrics()
-      model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
-                                         steps * (phase.end_epoch - phase.first_epoch)),
-                    loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
+  def train(self, model_dir: str) -> dict:
+    """The run, writing into model_dir (the run folder, or a worker's scratch folder)."""
+    try:
+      return self._train(model_dir)
+    except multi_worker.LOST_CONTACT as error:
+      if self.role is None:
+        raise
+      raise multi_worker.lost_contact(self.role, error, self.run_folder) from None
+
+  @property
+  def _is_chief(self) -> bool:
+    return self.role is None or self.role.is_chief
+
+  def _restore(self, model_dir, state, model, strategy, with_optimizer: bool) -> checkpoints.RunState:
+    """Loads the newest backup into model (with its optimizer state if with_optimizer).
+
+    In a multi-worker job the chief loads it into an undistributed copy of the model (loading into
+    the distributed variables alone would start collectives the other workers never join), and every
+    worker then takes the values from the chief: the others need not see the run folder.
+    """
+    if with_optimizer and not model.optimizer.built:
+      with strategy.scope():  # the optimizer's variables are the strategy's too
+        model.optimizer.build(model.trainable_variables)
+    if self.role is None:
+      return checkpoints.restore_weights(model_dir, state, model, with_optimizer)
+    source = model
+    if self.role.is_chief:
+      source = replicas.undistributed_copy(model, with_optimizer)
+      state = checkpoints.restore_weights(model_dir, state, source, with_optimizer)
+    replicas.share_variables(strategy, replicas.training_state(model, with_optimizer),
+                             replicas.training_state(source, with_optimizer))
+    return state
+
+  def _train(self, model_dir: str) -> dict:
+    config, role = self.config, self.role
+    check_model_dir(config, model_dir)
+    results_path = os.path.join(model_dir, run_dir.RESULTS_FILE)
+    finished = os.path.exists(results_path)
+    if finished and role is None:
+      logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).", model_dir)
+      return run_dir.read_json(results_path)
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic, role,
+                                 config.peer_timeout, config.slurm_port)
+    strategy = runtime.strategy
+    if role and replicas.share_numbers(strategy, [float(finished)])[0]:  # the chief's folder decides
+      logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).",
+                   self.run_folder)
+      return run_dir.read_json(results_path) if role.is_chief else {}
+    keras.mixed_precision.set_global_policy(runtime.precision)
+    builder = self.builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
+    counts = data.check_splits(builder, config)
+    _write_config(model_dir, config, runtime, builder, self.image_size)
+    state = checkpoints.load_state(model_dir)
+
+    train_ds, steps = data.train_input(builder, config, self.image_size, strategy, counts)
+    val_ds = data.val_input(builder, config, self.image_size)
+    augmentation = AUGMENTATIONS[config.augmentation]
+    with strategy.scope():
+      model, base = build_classifier(self.backbone, self.image_size, self.weights, augmentation, config.dropout,
+                                     config.seed)
+      exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
+    source = model
+    if state.weights and self._is_chief:  # a chief among workers reads into a copy (see _restore)
+      source = replicas.undistributed_copy(model, with_optimizer=False) if role else model
+      state = checkpoints.restore_weights(model_dir, state, source, with_optimizer=False)
+    if role:  # every worker continues from the chief's state, an older backup's if the newest was damaged
+      state = self._chief_state(strategy, state)
+      if state.weights:
+        replicas.share_variables(strategy, model.variables, source.variables)
+    if state.weights:
+      logging.info("Resuming %s after epoch %d.", self.run_folder, state.completed_epochs)
+    sample_images = (data.sample_images(builder, config, self.image_size) if augmentation and not state.history
+                     else None)
+
+    for phase in plan_phases(config, pretrained=self.weights is not None):
+      if state.completed_epochs >= phase.end_epoch:
+        continue
+      logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1,
+                   phase.end_epoch, phase.learning_rate, phase.schedule,
+                   ", backbone frozen" if phase.backbone_frozen else "")
+      with strategy.scope():
+        (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
+        metrics = training_metrics()
+        model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
+                                           steps * (phase.end_epoch - phase.first_epoch)),
+                      loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
       if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
-        checkpoints.restore_weights(model_dir, state, model, with_optimizer=True)
-    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
-    model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
-              steps_per_epoch=steps, validation_data=val_ds,
-              shuffle=False,  # the pipeline shuffles
-              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
-                                   extra_callbacks),
-              verbose="auto")
-    state, sample_images = commit.state, None
+        self._restore(model_dir, state, model, strategy, with_optimizer=True)
+      commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
+      model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
+                steps_per_epoch=steps, validation_data=val_ds,
+                shuffle=False,  # the pipeline shuffles
+                callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
+                                     strategy, self.extra_callbacks),
+                verbose="auto")
+      state, sample_images = commit.state, None
 
-  _export(exported, model_dir, config.saved_model)
-  best = state.best
-  results = {"best_epoch": best["epoch"] + 1 if best else None, "best_val_weighted_f1": best["value"] if best else None,
-             "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
-             "final_model": os.path.join(model_dir, "model.keras"),
-             "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
-  best_row = state.history[best["epoch"]] if best else None
-  write_hparams(os.path.join(model_dir, "logs"), config, runtime.to_json(), best_row)
-  atomic.write_json(results_path, results)
-  checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-  _print_summary(config, model_dir, state)
-  return results
+    if role:
+      logging.info("%s: final weights identical to the chief's (fingerprint %s).", role,
+                   replicas.check_identical(strategy, role, model.variables))
+    _export(exported, model_dir, config.saved_model)
+    best = state.best
+    results = {"best_epoch": best["epoch"] + 1 if best else None,
+               "best_val_weighted_f1": best["value"] if best else None,
+               "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
+               "final_model": os.path.join(model_dir, "model.keras"),
+               "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
+    best_row = state.history[best["epoch"]] if best else None
+    write_hparams(os.path.join(model_dir, "logs"), config, runtime.to_json(), best_row)
+    atomic.write_json(results_path, results)
+    checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
+    if self._is_chief:
+      _print_summary(config, model_dir, state)
+      return results
+    print(f"Done: {role}; the chief wrote the run to its --model_dir ({self.run_folder}).")
+    return {}
+
+  def _chief_state(self, strategy, state: checkpoints.RunState) -> checkpoints.RunState:
+    """The chief's committed state (epochs done, best score, whether there are weights to resume
+    from), on every worker; a worker other than the chief gets placeholders for its own bookkeeping."""
+    best = state.best or {"epoch": -1, "value": math.nan}
+    completed, best_epoch, best_value, has_weights = replicas.share_numbers(
+        strategy, [state.completed_epochs, best["epoch"], best["value"], float(bool(state.weights))])
+    if self.role.is_chief:
+      return state
+    return checkpoints.RunState(history=[{"epoch": e} for e in range(int(completed))],
+                                best={"epoch": int(best_epoch), "value": best_value} if best_epoch >= 0 else None,
+                                weights=["on the chief"] if has_weights else [])
 
 
 def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState) -> None:

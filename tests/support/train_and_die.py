@@ -95,5 +95,9 @@ if __name__ == "__main__":
   callbacks = arm(sys.argv.pop(1))
 
   def main(argv):
-    run(trainer_flags.config_from_flags(), extra_callbacks=callbacks, builder=builder)
+    try:
+      run(trainer_flags.config_from_flags(), extra_callbacks=callbacks, builder=builder)
+    except app.UsageError as error:  # as python -m trainer reports it
+      print(f"error: {error}", file=sys.stderr)
+      sys.exit(1)
   app.run(main)
