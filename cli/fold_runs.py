@@ -16,13 +16,14 @@ from trainer import flags as trainer_flags
 SET_HERE = ("train_splits", "val_split", "model_dir")  # each run's own
 
 
-def passthrough_flags() -> list[str]:
-  """The trainer flags given on this command line, as arguments for the trainer."""
+def passthrough_flags(also_set_here: tuple[str, ...] = ()) -> list[str]:
+  """The trainer flags given on this command line, as arguments for the trainer (refusing those the
+  tool sets for each run itself: the splits, the folder, and also_set_here)."""
   given = [f for f in flags.FLAGS.get_key_flags_for_module(trainer_flags) if f.present]
-  refused = [f.name for f in given if f.name in SET_HERE]
+  refused = [f.name for f in given if f.name in SET_HERE + also_set_here]
   if refused:
-    raise app.UsageError(f"--{', --'.join(refused)}: this tool sets the training and validation splits and "
-                         "each run's folder itself.")
+    raise app.UsageError(f"--{', --'.join(refused)}: this tool sets {', '.join(SET_HERE + also_set_here)} for "
+                         "each run itself.")
   return [f.serialize() for f in given]
 
 

@@ -7,11 +7,14 @@ import os
 
 from absl import flags
 
+from evaluation.neighbours import DEFAULT_NEIGHBOURS, DEFAULT_WEIGHT
 from storage import paths
 
-MODEL = flags.DEFINE_string("model", None, "A trained model file (.keras), e.g. runs/x/best.keras.")
-MODEL_DIR = flags.DEFINE_string("model_dir", None,
-                                "A `python -m trainer` run directory: its best.keras (else model.keras) is used.")
+MODEL = flags.DEFINE_multi_string("model", [], "A trained model file (.keras), e.g. runs/x/best.keras; repeat "
+                                  "the flag (and/or --model_dir) for an ensemble.")
+MODEL_DIR = flags.DEFINE_multi_string("model_dir", [], "A `python -m trainer` run directory: its best.keras (else "
+                                      "model.keras) is used; repeat for an ensemble (members: the --model files "
+                                      "first, then the --model_dir runs).")
 DATASET = flags.DEFINE_string("dataset", None,
                               "TFDS name/config to read, e.g. cnmc/real; default: the dataset the model was "
                               "trained on (from the run's config.json), else cnmc/synthetic.")
@@ -22,13 +25,36 @@ OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the results go; defa
                                  "An earlier result of the same tool there is replaced; any other folder with "
                                  "files in it is refused.")
 TTA = flags.DEFINE_bool("tta", False, "Test-time augmentation: average the 8 rotations/mirrors of each cell.")
+NEIGHBOUR_CORRECTION = flags.DEFINE_bool(
+    "neighbour_correction", False, "Also report/predict P(ALL) corrected by each cell's nearest neighbours among "
+    "the cells being scored (after Pan et al.; uses no label, so it works on the unlabelled test set).")
+NEIGHBOURS = flags.DEFINE_integer("neighbours", DEFAULT_NEIGHBOURS,
+                                  "Neighbourhood correction: how many most similar cells vote (chosen on the "
+                                  "training folds, BUILD.md).", lower_bound=1)
+NEIGHBOUR_WEIGHT = flags.DEFINE_float("neighbour_weight", DEFAULT_WEIGHT,
+                                      "Neighbourhood correction: the neighbours' share of a cell's corrected P(ALL).",
+                                      lower_bound=0.0, upper_bound=1.0)
 THRESHOLD = flags.DEFINE_float("threshold", 0.5, "A cell is called ALL when P(ALL) >= this.",
                                lower_bound=0.0, upper_bound=1.0)
 
 
-def model_arguments() -> tuple[str | None, str | None]:
-  """(--model, --model_dir) with ~ and $VARS expanded."""
-  return paths.expand_path(MODEL.value), paths.expand_path(MODEL_DIR.value)
+def model_arguments() -> tuple[list[str], list[str]]:
+  """(every --model, every --model_dir) with ~ and $VARS expanded."""
+  return [paths.expand_path(m) for m in MODEL.value], [paths.expand_path(d) for d in MODEL_DIR.value]
+
+
+def single_model_arguments(tool: str) -> tuple[str | None, str | None]:
+  """(--model, --model_dir) for a tool that explains one model; an ensemble is refused."""
+  from evaluation.errors import EvaluationError
+  models, model_dirs = model_arguments()
+  if len(models) + len(model_dirs) > 1:
+    raise EvaluationError(f"{tool} explains one model: pass one --model or one --model_dir.")
+  return (models or [None])[0], (model_dirs or [None])[0]
+
+
+def neighbour_arguments() -> tuple[int, float]:
+  """(k, weight) of the neighbourhood correction; k = 0 when it is off."""
+  return (NEIGHBOURS.value, NEIGHBOUR_WEIGHT.value) if NEIGHBOUR_CORRECTION.value else (0, 0.0)
 
 
 def dataset_arguments() -> tuple[str | None, str | None]:

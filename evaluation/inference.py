@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 import pipeline.augment  # noqa: F401  (registers the augmentation layer for loading)
+import pipeline.input_transforms  # noqa: F401  (and the input transform layer)
 from evaluation.errors import EvaluationError
 
 TTA_VIEWS = 8
@@ -101,7 +102,26 @@ def make_predict_fn(model: keras.Model, tta: bool):
   return predict
 
 
-def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=None) -> dict:
+POOL_LAYER = "pool"  # the trainer's pooled backbone features: a cell's embedding
+
+
+def make_feature_fn(model: keras.Model):
+  """(B, S, S, 3) uint8 -> (B, D) float32 pooled backbone features of the plain view."""
+  try:
+    pool = model.get_layer(POOL_LAYER)
+  except ValueError:
+    raise EvaluationError(f"The model '{model.name}' has no layer named {POOL_LAYER!r} (models trained by "
+                          "`python -m trainer` have it), so it gives no features for the neighbourhood "
+                          "correction.") from None
+  features = keras.Model(model.inputs, pool.output)
+
+  @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
+  def embed(images):
+    return tf.cast(features(images, training=False), tf.float32)
+  return embed
+
+
+def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=None, features: bool = False) -> dict:
   """Runs the model over dict batches {"image": (B, S, S, 3) uint8, ...}.
 
   Args:
@@ -109,16 +129,20 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
     batches: an iterable of dicts; every key but "image" is carried through.
     tta_modes: (False,), (True,) or (False, True) for both.
     progress: called with each batch's size, if given.
+    features: also return each image's pooled backbone features ("features", (N, D)).
   Returns:
-    {"probability" and/or "probability_tta": (N,) float32, every other key: (N,) numpy}.
+    {"probability" and/or "probability_tta": (N,) float32, ["features"], every other key: (N,) numpy}.
   Raises:
     EvaluationError: no images, or an output that is not a number (a broken model).
   """
   predict_fns = {tta: make_predict_fn(model, tta) for tta in tta_modes}
+  embed = make_feature_fn(model) if features else None
   columns: dict[str, list] = {}
   for batch in batches:
     for tta, predict in predict_fns.items():
       columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
+    if embed is not None:
+      columns.setdefault("features", []).append(embed(batch["image"]).numpy())
     for key, value in batch.items():
       if key != "image":
         columns.setdefault(key, []).append(np.asarray(value))

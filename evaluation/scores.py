@@ -76,13 +76,17 @@ def subject_scores(labels, probabilities, subjects, threshold: float = 0.5) -> d
   return {"subjects": rows, "vote_accuracy": float(np.mean([r["vote"] == r["label"] for r in rows]))}
 
 
-def format_scores(columns: dict[str, dict]) -> str:
-  """A plain-text table: one row per score, one column per name (e.g. "plain", "tta")."""
+def format_scores(columns: dict[str, dict], subject_votes: dict[str, float] | None = None) -> str:
+  """A plain-text table: one row per score, one column per method (e.g. "plain", "tta", "ensemble"),
+  and the subject-level vote accuracy of each if given."""
   names = ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity")
-  lines = [f"{'':14}" + "".join(f"{c:>12}" for c in columns)]
+  width = max(12, *(len(c) + 1 for c in columns))
+  lines = [f"{'':14}" + "".join(f"{c:>{width}}" for c in columns)]
   for name in names:
     cells = ("n/a" if s[name] is None else f"{s[name]:.4f}" for s in columns.values())
-    lines.append(f"{name:14}" + "".join(f"{c:>12}" for c in cells))
+    lines.append(f"{name:14}" + "".join(f"{c:>{width}}" for c in cells))
+  if subject_votes:
+    lines.append(f"{'subject vote':14}" + "".join(f"{subject_votes[c]:>{width}.4f}" for c in columns))
   return "\n".join(lines)
 
 

@@ -3,11 +3,15 @@
   python -m tools.evaluate --model_dir=runs/cnmc-synthetic-effnetb3-300px            # its validation split
   python -m tools.evaluate --model=best.keras --dataset=cnmc/real --split=validation --tta
 
+  python -m tools.evaluate --model_dir=runs/a --model_dir=runs/b --tta --neighbour_correction   # an ensemble
+
 Reports accuracy, weighted F1 (the challenge metric), macro F1, AUC, sensitivity (ALL recall),
 specificity (HEM recall), the confusion matrix, and per subject the accuracy and the majority vote
-of its cells. With --tta, every score is reported without and with test-time augmentation.
-Writes to --output_dir (default <model's folder>/eval-<split>): metrics.json, predictions.csv,
-subjects.csv, roc.png, confusion_matrix.png and TensorBoard images in logs/.
+of its cells, for every method side by side: the model (with --tta also its test-time augmentation);
+with several models each member, their average (ensemble, ensemble_tta); with --neighbour_correction
+the last of those corrected by each cell's nearest neighbours. Writes to --output_dir (default
+<first model's folder>/eval-<split>[-ensembleN]): metrics.json, predictions.csv, subjects.csv, roc.png,
+confusion_matrix*.png and TensorBoard images in logs/.
 """
 
 import csv
@@ -32,63 +36,69 @@ def _write_csv(path: str, rows: list[dict]) -> None:
     writer.writerows(rows)
 
 
-def evaluate(model_file: str | None, model_dir: str | None, split: str | None) -> dict:
+def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
-  from evaluation import inference, scores, sources
+  from evaluation import ensembles, inference, scores, sources
   from evaluation.plots import roc_picture
   from storage import result_dirs
   from trainer.pictures import confusion_matrix_picture, save_picture
 
-  model_path = inference.resolve_model(model_file, model_dir)
-  run_config = inference.run_config(model_path)
-  split = split or run_config.get("flags", {}).get("val_split", "validation")
-  output_dir = model_flags.output_dir(model_path, f"eval-{split}", "tools.evaluate")
-  model, model_path, image_size = inference.load_run_model(model_file, model_dir)
-  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
+  first = ensembles.first_model_path(models, model_dirs)
+  count = len(models) + len(model_dirs)
+  split = split or inference.run_config(first).get("flags", {}).get("val_split", "validation")
+  output_dir = model_flags.output_dir(first, f"eval-{split}" + (f"-ensemble{count}" if count > 1 else ""),
+                                      "tools.evaluate")
+  members = ensembles.load_members(models, model_dirs)
+  dataset_arguments = model_flags.dataset_arguments()
+  builder = sources.dataset_builder(ensembles.run_config(members, bool(dataset_arguments[0])), *dataset_arguments)
   sources.check_split(builder, split, labelled=True)
-  batches, total = sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value,
-                                        metadata=("subject_id", "file_name"))
-  print(f"Scoring the model {model_path}\n  on {builder.info.full_name} ({builder.data_dir}), split {split}: "
-        f"{total} images, {image_size} px{', with and without TTA' if model_flags.TTA.value else ''} ...", flush=True)
-  modes = (False, True) if model_flags.TTA.value else (False,)
-  predicted = inference.predict_dataset(model, batches, modes, progress=inference.Progress(total))
+  tta, (k, weight) = model_flags.TTA.value, model_flags.neighbour_arguments()
+  total = builder.info.splits[split].num_examples
+  print(f"Scoring {'the model ' + members[0].path if count == 1 else f'an ensemble of {count} models'}\n"
+        f"  on {builder.info.full_name} ({builder.data_dir}), split {split}: {total} images"
+        f"{', with and without TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''}"
+        " ...", flush=True)
 
+  def read(image_size):
+    return sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value,
+                                 metadata=("subject_id", "file_name"))[0]
+
+  predicted = ensembles.predict_members(members, read, (False, True) if tta else (False,), features=k > 0,
+                                        total=total)
+  columns = ensembles.combine(predicted, tta, k, weight)
   threshold = model_flags.THRESHOLD.value
-  columns = {"plain": "probability", **({"tta": "probability_tta"} if model_flags.TTA.value else {})}
-  labels, subjects = predicted["label"], predicted["subject_id"]
+  labels, subjects = predicted[0]["label"], predicted[0]["subject_id"]
   results = {
-      "model": os.path.abspath(model_path), "dataset": builder.info.full_name, "split": split,
-      "image_size": image_size, "threshold": threshold,
-      "scores": {name: scores.classification_scores(labels, predicted[key], threshold)
-                 for name, key in columns.items()},
-      "per_subject": {name: scores.subject_scores(labels, predicted[key], subjects, threshold)
-                      for name, key in columns.items()},
+      "models": [os.path.abspath(m.path) for m in members], "dataset": builder.info.full_name, "split": split,
+      "image_sizes": [m.image_size for m in members], "threshold": threshold,
+      "neighbour_correction": {"neighbours": k, "weight": weight} if k else None,
+      "scores": {name: scores.classification_scores(labels, p, threshold) for name, p in columns.items()},
+      "per_subject": {name: scores.subject_scores(labels, p, subjects, threshold) for name, p in columns.items()},
   }
-  with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["model"]}) as scratch:
+  with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["models"][0]}) as scratch:
     with open(os.path.join(scratch, "metrics.json"), "w") as f:
       json.dump(results, f, indent=2)
     _write_csv(os.path.join(scratch, "predictions.csv"), [
         {"file_name": name.decode(), "subject_id": subject.decode(), "label": int(label),
-         **{key: f"{predicted[key][i]:.6f}" for key in columns.values()}}
-        for i, (name, subject, label) in enumerate(zip(predicted["file_name"], subjects, labels, strict=True))])
+         **{ensembles.csv_column(method): f"{p[i]:.6f}" for method, p in columns.items()}}
+        for i, (name, subject, label) in enumerate(zip(predicted[0]["file_name"], subjects, labels, strict=True))])
     _write_csv(os.path.join(scratch, "subjects.csv"),
-               [{"tta": name == "tta", **row} for name, table in results["per_subject"].items()
-                for row in table["subjects"]])
+               [{"method": name, **row} for name, table in results["per_subject"].items() for row in table["subjects"]])
     writer = tf.summary.create_file_writer(os.path.join(scratch, "logs"))
-    if results["scores"]["plain"]["auc"] is not None:
-      roc = roc_picture(labels, {("TTA" if name == "tta" else "no TTA"): predicted[key]
-                                 for name, key in columns.items()}, f"{builder.info.full_name} {split}")
+    if results["scores"][next(iter(columns))]["auc"] is not None:
+      roc = roc_picture(labels, columns, f"{builder.info.full_name} {split}")
       save_picture(roc, os.path.join(scratch, "roc.png"), writer, f"evaluate/{split}/roc", 0)
     for name in columns:
+      suffix = "" if name == "plain" else f"_{name}"
       picture = confusion_matrix_picture(**results["scores"][name]["confusion"])
-      suffix = "_tta" if name == "tta" else ""
       save_picture(picture, os.path.join(scratch, f"confusion_matrix{suffix}.png"), writer,
                    f"evaluate/{split}/confusion_matrix{suffix}", 0)
     writer.close()
 
-  print(scores.format_scores(results["scores"]))
-  for name, table in results["per_subject"].items():
-    print(f"\nPer subject ({'with' if name == 'tta' else 'without'} TTA):\n{scores.format_subjects(table)}")
+  votes = {name: table["vote_accuracy"] for name, table in results["per_subject"].items()}
+  print(scores.format_scores(results["scores"], votes))
+  last = list(columns)[-1]
+  print(f"\nPer subject ({last}):\n{scores.format_subjects(results['per_subject'][last])}")
   print(f"\nResults in {output_dir}")
   return results
 

@@ -110,4 +110,4 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
 
 
 if __name__ == "__main__":
-  run(lambda: gradcam(*model_flags.model_arguments()))
+  run(lambda: gradcam(*model_flags.single_model_arguments("tools.gradcam")))

@@ -2,11 +2,15 @@
 
   python -m tools.predict --model_dir=runs/cnmc-real-effnetb3-300px --dataset=cnmc/real      # the test split
   python -m tools.predict --model=best.keras --images=~/C-NMC_Leukemia/testing_data/C-NMC_test_final_phase_data
+  python -m tools.predict --model_dir=runs/a --model_dir=runs/b --tta --neighbour_correction --dataset=cnmc/real
 
 Writes to --output_dir (default <model's folder>/predict-<split or folder name>):
   isbi_valid.predict  one 1 (ALL) or 0 (HEM) per line, line i for image i.bmp (numeric order)
   isbi_valid.zip      the same, zipped, as the challenge took it
-  predictions.csv     file name, P(ALL), predicted class, for every image
+  predictions.csv     file name, P(ALL), predicted class, for every image (and each member's P(ALL) and the
+                      uncorrected ensemble's, for an ensemble or --neighbour_correction)
+The submission uses the last method: the corrected ensemble with --neighbour_correction, else the
+ensemble (the mean P(ALL) of the models, each with TTA if --tta), else the one model.
 The submission file is written when the images are named 1.bmp..N.bmp (the challenge's test sets);
 other names get predictions.csv only. An image that cannot be read stops the run, naming it.
 """
@@ -27,43 +31,50 @@ SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict 
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
 
 
-def _batches(model_path: str, image_size: int):
-  """(name of the source, batches of {"image", "file_name"}, number of images)."""
-  from evaluation import image_folder, inference, sources
+def _reader(run_config: dict):
+  """(name of the source, read(image_size) -> batches of {"image", "file_name"}, number of images)."""
+  from evaluation import image_folder, sources
   batch_size = model_flags.BATCH_SIZE.value
   if IMAGES.value:
     folder = paths.expand_path(IMAGES.value)
     names = image_folder.list_images(folder)
     return (os.path.basename(os.path.normpath(folder)),
-            image_folder.folder_batches(folder, names, image_size, batch_size), len(names))
-  builder = sources.dataset_builder(inference.run_config(model_path), *model_flags.dataset_arguments())
+            lambda size: image_folder.folder_batches(folder, names, size, batch_size), len(names))
+  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
   sources.check_split(builder, SPLIT.value, labelled=False)
-  batches, total = sources.split_batches(builder, SPLIT.value, image_size, batch_size, metadata=("file_name",))
+  total = builder.info.splits[SPLIT.value].num_examples
   print(f"Data: {builder.info.full_name} ({builder.data_dir}), split {SPLIT.value}")
-  return SPLIT.value, batches, total
+  return (SPLIT.value, lambda size: sources.split_batches(builder, SPLIT.value, size, batch_size,
+                                                           metadata=("file_name",))[0], total)
 
 
 def _source_name() -> str:
   return os.path.basename(os.path.normpath(paths.expand_path(IMAGES.value))) if IMAGES.value else SPLIT.value
 
 
-def predict(model_file: str | None, model_dir: str | None) -> str:
-  from evaluation import inference, submission
+def predict(models: list[str], model_dirs: list[str]) -> str:
+  from evaluation import ensembles, submission
   from storage import result_dirs
 
-  output_dir = model_flags.output_dir(inference.resolve_model(model_file, model_dir), f"predict-{_source_name()}",
+  count = len(models) + len(model_dirs)
+  first = ensembles.first_model_path(models, model_dirs)
+  output_dir = model_flags.output_dir(first, f"predict-{_source_name()}" + (f"-ensemble{count}" if count > 1 else ""),
                                       "tools.predict")
-  model, model_path, image_size = inference.load_run_model(model_file, model_dir)
-  source, batches, total = _batches(model_path, image_size)
-  print(f"Predicting {total} images of {source} with the model {model_path} ({image_size} px"
-        f"{', TTA' if model_flags.TTA.value else ''}) ...", flush=True)
-  predicted = inference.predict_dataset(model, batches, (model_flags.TTA.value,),
-                                        progress=inference.Progress(total))
-  probabilities = predicted["probability_tta" if model_flags.TTA.value else "probability"]
-  names = [name.decode() for name in predicted["file_name"]]
+  members = ensembles.load_members(models, model_dirs)
+  source, read, total = _reader(ensembles.run_config(members, bool(model_flags.DATASET.value)))
+  tta, (k, weight) = model_flags.TTA.value, model_flags.neighbour_arguments()
+  print(f"Predicting {total} images of {source} with {members[0].path if count == 1 else f'{count} models'}"
+        f"{', TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''} ...", flush=True)
+  predicted = ensembles.predict_members(members, read, (tta,), features=k > 0, total=total)
+  if tta:  # only the TTA'd probabilities were computed: they are each member's answer
+    predicted = [{**p, "probability": p["probability_tta"]} for p in predicted]
+  columns = ensembles.combine(predicted, False, k, weight)
+  method = list(columns)[-1]  # the corrected ensemble if asked, else the ensemble, else the model
+  probabilities = columns[method]
+  names = [name.decode() for name in predicted[0]["file_name"]]
   classes = (probabilities >= model_flags.THRESHOLD.value).astype(int)
 
-  with result_dirs.result_dir(output_dir, "tools.predict", {"model": os.path.abspath(model_path)}) as scratch:
+  with result_dirs.result_dir(output_dir, "tools.predict", {"model": os.path.abspath(members[0].path)}) as scratch:
     if submission.numbered(names):
       order = submission.submission_order(names)
       zip_path = submission.write_submission(scratch, names, classes)
@@ -74,10 +85,14 @@ def predict(model_file: str | None, model_dir: str | None) -> str:
                  "sets; predictions.csv has every image.")
     with open(os.path.join(scratch, "predictions.csv"), "w", newline="") as f:
       writer = csv.writer(f)
-      writer.writerow(["file_name", "probability_all", "predicted_class", "predicted_label"])
+      others = [name for name in columns if name != method]
+      writer.writerow(["file_name", "probability_all", "predicted_class", "predicted_label",
+                       *(ensembles.csv_column(name) for name in others)])
       for i in order:
-        writer.writerow([names[i], f"{probabilities[i]:.6f}", classes[i], CLASS_NAMES[classes[i]]])
-  print(f"{classes.sum()} ALL, {len(classes) - classes.sum()} HEM (threshold {model_flags.THRESHOLD.value}).")
+        writer.writerow([names[i], f"{probabilities[i]:.6f}", classes[i], CLASS_NAMES[classes[i]],
+                         *(f"{columns[name][i]:.6f}" for name in others)])
+  print(f"{classes.sum()} ALL, {len(classes) - classes.sum()} HEM (threshold {model_flags.THRESHOLD.value}; "
+        f"{method}).")
   print(message)
   print(f"Results in {output_dir}")
   return output_dir

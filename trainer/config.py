@@ -43,6 +43,7 @@ class TrainConfig:
   optimizer: str = "adam"
   dropout: float = 0.3
   augmentation: str = "cells"
+  input_transform: str = "rgb"  # what the backbone sees: rgb, optical_density, stain_normalised
   balance: str = "oversample"
   mixed_precision: str = "auto"
   xla: str = "auto"
@@ -81,8 +82,9 @@ def check_model_dir(config: TrainConfig, model_dir: str) -> None:
     raise TrainerError(f"{path} is damaged ({type(error).__name__}: {error}). It records the settings of the run "
                        f"in {model_dir}; restore it, or train in a new --model_dir.") from None
   current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
+  defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
   changed = sorted(k for k in current.keys() | previous.keys()
-                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k))
+                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k, defaults.get(k)))
   if changed:
     details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
     raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "

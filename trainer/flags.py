@@ -38,6 +38,10 @@ flags.DEFINE_float("dropout", _DEFAULT.dropout, "Dropout before the classificati
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
                   "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "
                   "notebooks' ranges), none.")
+flags.DEFINE_enum("input_transform", _DEFAULT.input_transform, ["rgb", "optical_density", "stain_normalised"],
+                  "What the backbone sees, computed in the model: rgb; optical_density (-log((I+1)/256) per "
+                  "channel); stain_normalised (each cell's colour mean and spread made equal). Background stays "
+                  "black.")
 flags.DEFINE_enum("balance", _DEFAULT.balance, ["oversample", "class_weight", "none"],
                   "Class balance: draw HEM and ALL 50/50, weight the loss, or neither.")
 flags.DEFINE_enum("mixed_precision", _DEFAULT.mixed_precision, ["auto", "float16", "bfloat16", "float32"],

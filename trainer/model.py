@@ -1,4 +1,4 @@
-"""The classifier: uint8 cells -> augmentation -> backbone preprocessing -> backbone -> P(ALL).
+"""The classifier: uint8 cells -> augmentation -> input transform -> backbone preprocessing -> backbone -> P(ALL).
 
 Augmentation and preprocessing are layers of the model, so they run on the accelerator inside the
 (XLA-compiled) train step, and the exported model takes the same uint8 images the pipeline makes.
@@ -7,13 +7,15 @@ Augmentation and preprocessing are layers of the model, so they run on the accel
 import keras
 
 from pipeline.augment import CellAugmentation
+from pipeline.input_transforms import input_transform_layer
 from trainer.backbones import Backbone
 from trainer.weights import build_with_weights
 
 
 def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,
-                     dropout: float, seed: int) -> tuple[keras.Model, keras.Model]:
-  """The classifier to train: uint8 cells -> augmentation -> preprocessing -> backbone -> P(ALL).
+                     dropout: float, seed: int, input_transform: str = "rgb") -> tuple[keras.Model, keras.Model]:
+  """The classifier to train: uint8 cells -> augmentation -> input transform -> preprocessing -> backbone
+  -> P(ALL).
 
   Args:
     backbone: the registry entry to build.
@@ -22,6 +24,7 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
     augmentation: CellAugmentation's settings, or None for none.
     dropout: the rate before the classification layer.
     seed: for the augmentation's and dropout's random draws.
+    input_transform: "rgb" (none), "optical_density" or "stain_normalised" (pipeline/input_transforms.py).
   Returns:
     (classifier with output (B, 1) float32 P(ALL), its backbone sub-model).
   Raises:
@@ -32,6 +35,9 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
     x = CellAugmentation(**augmentation, seed=seed, name="augmentation")(inputs)
   else:
     x = keras.layers.Identity(name="augmentation")(keras.ops.cast(inputs, keras.config.floatx()))
+  transform = input_transform_layer(input_transform)
+  if transform is not None:
+    x = transform(x)
   preprocessing = backbone.preprocessing()
   if preprocessing is not None:
     x = preprocessing(x)
@@ -49,7 +55,8 @@ def inference_model(model: keras.Model) -> keras.Model:
 
   The augmentation is the identity at inference (a cast to float), so a Keras `Rescaling(1)` takes its
   place: the exported model holds only Keras' own layers and loads with `keras.saving.load_model`
-  in a process that never imported this project. Input (B, S, S, 3) uint8; output (B, 1) P(ALL).
+  in a process that never imported this project (with an input transform other than rgb, that layer
+  is kept and needs `import pipeline.input_transforms`). Input (B, S, S, 3) uint8; output (B, 1) P(ALL).
   """
   inputs = keras.Input(model.input_shape[1:], dtype="uint8", name="image")
   x = keras.layers.Rescaling(1.0, name="to_float")(inputs)  # casts uint8 to the compute dtype

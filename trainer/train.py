@@ -228,7 +228,7 @@ class _Run:
     augmentation = AUGMENTATIONS[config.augmentation]
     with strategy.scope():
       model, base = build_classifier(self.backbone, self.image_size, self.weights, augmentation, config.dropout,
-                                     config.seed)
+                                     config.seed, config.input_transform)
       exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
     source = model
     if state.weights and self._is_chief:  # a chief among workers reads into a copy (see _restore)

@@ -62,7 +62,7 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
   result = tool("evaluate", f"--model_dir={trained_run}", "--tta", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.loads((out / "metrics.json").read_text())
-  assert metrics["split"] == "validation" and metrics["model"].endswith("best.keras")
+  assert metrics["split"] == "validation" and metrics["models"][0].endswith("best.keras")
   rows = read_csv(out / "predictions.csv")
   labels = [int(r["label"]) for r in rows]
   for name, column in (("plain", "probability"), ("tta", "probability_tta")):
@@ -203,7 +203,7 @@ def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(train
   result = tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert "best.keras' is damaged" in result.stderr and "model.keras" in result.stderr
-  assert json.loads((tmp_path / "out" / "metrics.json").read_text())["model"].endswith("model.keras")
+  assert json.loads((tmp_path / "out" / "metrics.json").read_text())["models"][0].endswith("model.keras")
 
 
 @pytest.mark.slow
@@ -226,3 +226,71 @@ def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
   result = tool("predict", f"--model={run_dir / 'broken.keras'}", f"--output_dir={tmp_path / 'out'}")
   assert_refused(result, "not a number", "Nothing was written")
   assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
+  """Another member for ensembles: small_cnn at 48 px (another input size), untrained."""
+  from trainer import backbones
+  from trainer.model import build_classifier, inference_model
+  path = tmp_path_factory.mktemp("second") / "other48.keras"
+  model, _ = build_classifier(backbones.get_backbone("small_cnn"), 48, None, None, 0.0, seed=5)
+  inference_model(model).save(path)
+  return path
+
+
+def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(trained_run, second_model, tmp_path):
+  out = tmp_path / "eval"
+  result = tool("evaluate", f"--model_dir={trained_run}", f"--model={second_model}", "--tta", "--neighbour_correction",
+                "--neighbours=3", "--neighbour_weight=0.5", f"--output_dir={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  metrics = json.loads((out / "metrics.json").read_text())
+  methods = ["member_1", "member_1_tta", "member_2", "member_2_tta", "ensemble", "ensemble_tta", "neighbours"]
+  assert list(metrics["scores"]) == methods and list(metrics["per_subject"]) == methods
+  assert metrics["image_sizes"] == [48, 64]  # --model files first, then --model_dir runs
+  assert metrics["neighbour_correction"] == {"neighbours": 3, "weight": 0.5}
+  header = result.stdout.splitlines()
+  assert any(all(m in line for m in methods) for line in header), result.stdout[-3000:]  # one table, side by side
+  assert any(line.startswith("subject vote") for line in header)
+  rows = read_csv(out / "predictions.csv")
+  column = {m: np.array([float(r[f"probability_{m}"]) for r in rows]) for m in methods}
+  np.testing.assert_allclose(column["ensemble"], (column["member_1"] + column["member_2"]) / 2, atol=2e-6)
+  np.testing.assert_allclose(column["ensemble_tta"], (column["member_1_tta"] + column["member_2_tta"]) / 2, atol=2e-6)
+  assert np.abs(column["neighbours"] - column["ensemble_tta"]).max() > 1e-4  # the correction did something
+  labels = [int(r["label"]) for r in rows]
+  for m in methods:
+    expected = classification_scores(labels, column[m])
+    assert metrics["scores"][m]["weighted_f1"] == pytest.approx(expected["weighted_f1"], abs=1e-5), m
+
+
+def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
+  out = tmp_path / "eval"
+  best = trained_run / "best.keras"
+  result = tool("evaluate", f"--model={best}", f"--model={best}", "--tta", f"--output_dir={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = read_csv(out / "predictions.csv")
+  for ensemble, member in (("ensemble", "member_1"), ("ensemble_tta", "member_1_tta")):
+    np.testing.assert_allclose([float(r[f"probability_{ensemble}"]) for r in rows],
+                               [float(r[f"probability_{member}"]) for r in rows], atol=1e-6)
+
+
+def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_set(trained_run, second_model,
+                                                                                    tmp_path):
+  out = tmp_path / "predict"
+  result = tool("predict", f"--model_dir={trained_run}", f"--model={second_model}", "--neighbour_correction",
+                "--neighbours=3", f"--output_dir={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = read_csv(out / "predictions.csv")
+  corrected = np.array([float(r["probability_all"]) for r in rows])
+  ensemble = np.array([float(r["probability_ensemble"]) for r in rows])
+  members = [np.array([float(r[f"probability_member_{i}"]) for r in rows]) for i in (1, 2)]
+  np.testing.assert_allclose(ensemble, (members[0] + members[1]) / 2, atol=2e-6)
+  assert np.abs(corrected - ensemble).max() > 1e-4
+  lines = (out / "isbi_valid.predict").read_text().split()
+  assert lines == [str(int(p >= 0.5)) for p in corrected[np.argsort([int(r["file_name"].split(".")[0]) for r in rows])]]
+  assert "neighbours" in result.stdout
+
+
+def test_gradcam_refuses_an_ensemble(trained_run, second_model, tmp_path):
+  result = tool("gradcam", f"--model_dir={trained_run}", f"--model={second_model}", f"--output_dir={tmp_path / 'g'}")
+  assert result.returncode == 1 and "explains one model" in result.stderr

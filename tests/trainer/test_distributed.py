@@ -66,3 +66,39 @@ def test_class_weights_train_under_mirrored_strategy(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight")
   assert result.returncode == 0, result.stderr[-3000:]
   assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [0, 1]
+
+
+# Keras 3 updates BatchNorm statistics per replica; the trainer averages them before validation.
+BATCHNORM_PER_REPLICA = textwrap.dedent("""
+    import json
+    import numpy as np, keras, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from trainer import replicas
+    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    with strategy.scope():
+      model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+      model.compile("sgd", "mse")
+    x = np.concatenate([np.zeros((8, 4)), np.full((8, 4), 10.0)]).astype("float32")  # replica 1 sees the tens
+    model.fit(x, np.zeros(16), batch_size=16, epochs=1, verbose=0, shuffle=False)
+    mean = model.layers[0].moving_mean
+    before = [c.numpy().tolist() for c in strategy.experimental_local_results(mean.value)]
+    replicas.average_over_replicas(strategy, replicas.batchnorm_statistics(model))
+    after = [c.numpy().tolist() for c in strategy.experimental_local_results(mean.value)]
+    shared = replicas.share_numbers(strategy, [3.5, float("nan"), 7.0])
+    print(json.dumps({"before": before, "after": after, "statistics": len(replicas.batchnorm_statistics(model)),
+                      "shared": [s if s == s else "nan" for s in shared]}))
+""")
+
+
+@pytest.mark.slow
+def test_batchnorm_statistics_are_averaged_over_replicas():
+  import json
+  result = python("-c", BATCHNORM_PER_REPLICA)
+  assert result.returncode == 0, result.stderr[-3000:]
+  seen = json.loads(result.stdout.strip().splitlines()[-1])
+  assert seen["before"][0] != seen["before"][1]  # each replica kept its own (the bug being worked around)
+  expected = [(a + b) / 2 for a, b in zip(*seen["before"], strict=True)]
+  assert seen["after"][0] == pytest.approx(expected) and seen["after"][1] == seen["after"][0]
+  assert seen["statistics"] == 2  # moving mean and variance of the one BatchNorm layer
+  assert seen["shared"] == [3.5, "nan", 7.0]

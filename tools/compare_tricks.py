@@ -1,0 +1,92 @@
+"""The leaderboard's tricks against the plain model, 3 seeds, mean ± sd, nothing tuned on the scored split.
+
+  python -m tools.compare_tricks                                   # CPU-sized, on cnmc/synthetic
+  python -m tools.compare_tricks --dataset=cnmc/real --backbone=effnetb3 --weights=imagenet --epochs=10
+
+For each seed, four models train on fold_0 + fold_1 with the same flags and budget: rgb input (seed s),
+rgb input again (seed s + 100, the ensemble's second member), optical-density input and stain-normalised
+input (seed s). The neighbourhood correction's k and weight are chosen on fold_2 (a training fold the
+models never saw); every method is then scored on --score_split (validation: other subjects), from each
+run's final model. Rows: single model; + TTA; the ensemble of the two rgb seeds; + TTA; + neighbourhood
+correction; each input transform. Trainer flags pass through; without them the runs are small_cnn at
+64 px for a few minutes each on a CPU. Writes <compare_dir>/tricks.json and tricks.md; a rerun skips
+finished runs.
+"""
+
+import os
+
+from absl import flags
+
+from cli import fold_runs
+from cli.main import require_writable, run
+from storage import atomic, paths
+from trainer import flags as trainer_flags
+from trainer.config import dataset_label
+
+flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
+
+COMPARE_DIR = flags.DEFINE_string("compare_dir", None, "Where the runs and the summary go; default "
+                                  "runs/tricks-<dataset>-<backbone>.")
+SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "One comparison per seed; the table shows mean ± sd.")
+SCORE_SPLIT = flags.DEFINE_string("score_split", "validation", "The subject-disjoint split every method is scored on.")
+
+TRAIN, TUNE = ("fold_0", "fold_1"), "fold_2"
+# What the runs are without trainer flags: minutes each on a CPU.
+CPU_SIZED = {"backbone": "small_cnn", "weights": "none", "image_size": "64", "batch_size": "16", "epochs": "8",
+             "steps_per_epoch": "20", "profile_steps": "0,0"}
+VARIANTS = {"rgb": (0, "rgb"), "rgb_second_seed": (100, "rgb"), "optical_density": (0, "optical_density"),
+            "stain_normalised": (0, "stain_normalised")}
+
+
+def trainer_arguments() -> list[str]:
+  given = fold_runs.passthrough_flags(also_set_here=("seed", "input_transform"))
+  named = {argument.split("=")[0].lstrip("-") for argument in given}
+  return given + [f"--{name}={value}" for name, value in CPU_SIZED.items() if name not in named] + ["--nosaved_model"]
+
+
+def main():
+  from evaluation import ensembles, inference, sources, tricks  # import TensorFlow: after flag parsing
+  arguments = trainer_arguments()
+  config = trainer_flags.config_from_flags()
+  compare_dir = (paths.expand_path(COMPARE_DIR.value)
+                 or os.path.join("runs", f"tricks-{dataset_label(config.dataset)}-{config.backbone}"))
+  require_writable("--compare_dir", compare_dir)
+  seeds = [int(seed) for seed in SEEDS.value]
+  per_seed, chosen = [], {}
+  for seed in seeds:
+    models = {}
+    for variant, (offset, transform) in VARIANTS.items():
+      run_dir = os.path.join(compare_dir, f"seed{seed}-{variant}")
+      fold_runs.train_run(run_dir, TRAIN, TUNE, arguments + [f"--seed={seed + offset}",
+                                                             f"--input_transform={transform}"])
+      models[variant] = os.path.join(run_dir, "model.keras")
+    builder = sources.dataset_builder(inference.run_config(models["rgb"]), None, None)
+    batch = config.batch_size
+    print(f"\n=== seed {seed}: choosing the neighbourhood correction on {TUNE}, scoring on {SCORE_SPLIT.value} ===",
+          flush=True)
+    tune = ensembles.align([tricks.predict_split(models[v], builder, TUNE, batch, tta=True)
+                            for v in ("rgb", "rgb_second_seed")])
+    chosen[seed] = tricks.choose_neighbours(tune)
+    scored = ensembles.align([tricks.predict_split(models[v], builder, SCORE_SPLIT.value, batch, tta=True)
+                              for v in ("rgb", "rgb_second_seed")])
+    per_seed.append(tricks.score_methods(
+        scored, tricks.predict_split(models["optical_density"], builder, SCORE_SPLIT.value, batch, tta=False),
+        tricks.predict_split(models["stain_normalised"], builder, SCORE_SPLIT.value, batch, tta=False),
+        chosen[seed]["k"], chosen[seed]["weight"]))
+  summary = tricks.summarise(per_seed)
+  text = tricks.table(summary)
+  choices = ", ".join(f"seed {s}: k={c['k']}, weight={c['weight']}" for s, c in chosen.items())
+  atomic.write_json(os.path.join(compare_dir, "tricks.json"), {
+      "summary": summary, "per_seed": dict(zip(map(str, seeds), per_seed, strict=True)),
+      "neighbours_chosen_on_" + TUNE: {str(s): c for s, c in chosen.items()}, "trainer_flags": arguments,
+      "trained_on": list(TRAIN), "scored_on": SCORE_SPLIT.value})
+  atomic.write_text(os.path.join(compare_dir, "tricks.md"),
+                    f"Tricks on {config.dataset}, trained on {' + '.join(TRAIN)}, scored on {SCORE_SPLIT.value}, "
+                    f"seeds {', '.join(map(str, seeds))} (mean ± sd); trainer flags: {' '.join(arguments)}\n\n"
+                    f"{text}\n\nNeighbourhood correction chosen on {TUNE}: {choices}\n")
+  print(f"\n{text}\n\nNeighbourhood correction chosen on {TUNE}: {choices}\n"
+        f"Results in {compare_dir}/tricks.json and .md")
+
+
+if __name__ == "__main__":
+  run(main)
