@@ -13,9 +13,10 @@ small_cnn), which an average of raw features could not do across different backb
 
 Memory and time: the N x N similarities are never held at once; rows are taken in blocks of
 `block` cells (block x N floats, 10 MB for the final set's 2,586 cells at the default 1,024), and
-each block keeps only its k best. Time is N^2 x D multiply-adds: under a second for 2,586 cells with
-D = 1,536 on one CPU core, about 2 minutes for 50,000. Beyond that, an approximate nearest-neighbour
-index (e.g. FAISS) would be the tool.
+each block keeps only its k best. Time is N^2 x D multiply-adds; measured on this project's 2-core
+CPU with D = 1,536 (EfficientNetB3's features): 0.4 s for the final set's 2,586 cells, 3.3 s for
+10,000 (so about 1.5 minutes for 50,000). Beyond that, an approximate nearest-neighbour index (e.g.
+FAISS) would be the tool.
 """
 
 import numpy as np

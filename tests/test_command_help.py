@@ -16,7 +16,7 @@ print("TENSORFLOW IMPORTED" if "tensorflow" in sys.modules else "no tensorflow")
 
 COMMANDS = {
     "trainer": ["--backbone", "--model_dir", "--deterministic", "--balance"],
-    "tools.evaluate": ["--split", "--model_dir", "--output_dir", "--tta"],
+    "tools.evaluate": ["--split", "--model_dir", "--output_dir", "--tta", "--neighbour_correction", "--neighbours"],
     "tools.predict": ["--images", "--model", "--threshold"],
     "tools.gradcam": ["--count", "--model_dir", "--dataset"],
     "tools.cross_validate": ["--cv_dir", "--folds", "--backbone", "--epochs"],
@@ -24,6 +24,7 @@ COMMANDS = {
     "tools.bench_pipeline": ["--batches", "--images_scale", "--data_dir"],
     "tools.bench_train": ["--steps", "--images_scale"],
     "tools.launch_local": ["--workers", "--gpus"],
+    "tools.compare_tricks": ["--compare_dir", "--seeds", "--score_split", "--backbone"],
 }
 
 

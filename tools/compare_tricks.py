@@ -32,16 +32,18 @@ SCORE_SPLIT = flags.DEFINE_string("score_split", "validation", "The subject-disj
 
 TRAIN, TUNE = ("fold_0", "fold_1"), "fold_2"
 # What the runs are without trainer flags: minutes each on a CPU.
-CPU_SIZED = {"backbone": "small_cnn", "weights": "none", "image_size": "64", "batch_size": "16", "epochs": "8",
+CPU_SIZED = {"backbone": "small_cnn", "weights": "none", "image_size": "64", "batch_size": "16", "epochs": "20",
              "steps_per_epoch": "20", "profile_steps": "0,0"}
 VARIANTS = {"rgb": (0, "rgb"), "rgb_second_seed": (100, "rgb"), "optical_density": (0, "optical_density"),
             "stain_normalised": (0, "stain_normalised")}
 
 
 def trainer_arguments() -> list[str]:
-  given = fold_runs.passthrough_flags(also_set_here=("seed", "input_transform"))
-  named = {argument.split("=")[0].lstrip("-") for argument in given}
-  return given + [f"--{name}={value}" for name, value in CPU_SIZED.items() if name not in named] + ["--nosaved_model"]
+  """The trainer flags of every run: those given, and the CPU-sized settings for the rest."""
+  for name, value in CPU_SIZED.items():
+    if not flags.FLAGS[name].present:
+      flags.FLAGS[name].parse(value)  # now given, as far as the runs and config_from_flags are concerned
+  return fold_runs.passthrough_flags(also_set_here=("seed", "input_transform")) + ["--nosaved_model"]
 
 
 def main():

@@ -1,0 +1,33 @@
+"""tools.compare_tricks end to end on the tiny set: four runs per seed, every method scored, the table."""
+
+import json
+
+import pytest
+
+from evaluation import tricks
+from tests.support.subprocesses import module
+
+
+@pytest.mark.slow
+def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_path):
+  out = tmp_path / "tricks"
+  result = module("tools.compare_tricks", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
+                  "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", f"--compare_dir={out}", timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+      "seed4-optical_density", "seed4-rgb", "seed4-rgb_second_seed", "seed4-stain_normalised"]
+  flags = json.loads((out / "seed4-optical_density" / "config.json").read_text())["flags"]
+  assert (flags["input_transform"], flags["seed"]) == ("optical_density", 4)
+  assert flags["train_splits"] == ["fold_0", "fold_1"]
+  assert json.loads((out / "seed4-rgb_second_seed" / "config.json").read_text())["flags"]["seed"] == 104
+  results = json.loads((out / "tricks.json").read_text())
+  assert list(results["summary"]) == list(tricks.METHODS) and results["scored_on"] == "validation"
+  chosen = results["neighbours_chosen_on_fold_2"]["4"]
+  assert chosen["k"] in tricks.NEIGHBOUR_GRID["k"] and chosen["weight"] in tricks.NEIGHBOUR_GRID["weight"]
+  table = (out / "tricks.md").read_text()
+  assert all(method in table for method in tricks.METHODS) and "| method | weighted F1" in table
+
+
+def test_the_splits_and_seeds_are_the_tools_own(tmp_path):
+  result = module("tools.compare_tricks", "--seed=3", f"--compare_dir={tmp_path}", timeout=60)
+  assert result.returncode == 1 and "sets" in result.stderr and "seed" in result.stderr.splitlines()[-1]
