@@ -239,6 +239,7 @@ def second_model(tmp_path_factory):
   return path
 
 
+@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(trained_run, second_model, tmp_path):
   out = tmp_path / "eval"
   result = tool("evaluate", f"--model_dir={trained_run}", f"--model={second_model}", "--tta", "--neighbour_correction",
@@ -263,6 +264,7 @@ def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(train
     assert metrics["scores"][m]["weighted_f1"] == pytest.approx(expected["weighted_f1"], abs=1e-5), m
 
 
+@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
   out = tmp_path / "eval"
   best = trained_run / "best.keras"
@@ -274,6 +276,7 @@ def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
                                [float(r[f"probability_{member}"]) for r in rows], atol=1e-6)
 
 
+@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_set(trained_run, second_model,
                                                                                     tmp_path):
   out = tmp_path / "predict"
@@ -291,6 +294,7 @@ def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_
   assert "neighbours" in result.stdout
 
 
+@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_gradcam_refuses_an_ensemble(trained_run, second_model, tmp_path):
   result = tool("gradcam", f"--model_dir={trained_run}", f"--model={second_model}", f"--output_dir={tmp_path / 'g'}")
   assert result.returncode == 1 and "explains one model" in result.stderr
