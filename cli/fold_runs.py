@@ -22,8 +22,9 @@ def passthrough_flags(also_set_here: tuple[str, ...] = ()) -> list[str]:
   given = [f for f in flags.FLAGS.get_key_flags_for_module(trainer_flags) if f.present]
   refused = [f.name for f in given if f.name in SET_HERE + also_set_here]
   if refused:
-    raise app.UsageError(f"--{', --'.join(refused)}: this tool sets {', '.join(SET_HERE + also_set_here)} for "
-                         "each run itself.")
+    extra = f", and --{', --'.join(also_set_here)}," if also_set_here else ""
+    raise app.UsageError(f"--{', --'.join(refused)}: this tool sets the training and validation splits and each "
+                         f"run's folder{extra} itself.")
   return [f.serialize() for f in given]
 
 
