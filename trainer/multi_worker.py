@@ -90,6 +90,7 @@ def lost_contact(role: Role, error: Exception, model_dir: str) -> TrainerError:
       "from there. If no worker was stopped on purpose, look at the others' output for the first error.")
 
 
+_TASK = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")  # TensorFlow's name of a task
 _TELLING = ("stopped sending heartbeats", "socket closed", "connection", "deadline", "unavailable", "abort")
 
 
@@ -104,7 +105,7 @@ def _what_happened(error: Exception, role: Role | None = None) -> str:
   elif found.endswith(":"):  # "The following tasks are unhealthy ...:" is followed by the tasks
     found += " " + " ".join(line for line in lines[lines.index(found) + 1:] if line.startswith("/job:"))[:200]
   if role is not None:
-    found = re.sub(r"/job:(\w+)/replica:0/task:(\d+)", lambda m: role.address(m.group(1), int(m.group(2))), found)
+    found = _TASK.sub(lambda m: role.address(m.group(1), int(m.group(2))), found)
   return found[:400]
 
 

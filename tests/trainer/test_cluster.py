@@ -89,6 +89,7 @@ def test_a_lost_peer_is_explained_by_the_telling_line_with_its_address():
   message = str(multi_worker.lost_contact(role, error, "runs/x"))
   assert "stopped sending heartbeats" in message and "worker 1 at host2:2222" in message
   assert "File \"x.py\"" not in message and "runs/x" in message and "resumes" in message
+  assert "/job:" not in message  # every task named by its address
 
 
 def test_the_trainer_refuses_a_malformed_tf_config_before_starting_tensorflow(tmp_path):
