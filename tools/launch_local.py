@@ -102,16 +102,16 @@ def launch(arguments: list[str], workers: int, gpus: list[str]) -> int:
   try:
     status = _wait_for_chief(processes)
   except KeyboardInterrupt:
+    print("[launcher] interrupted: stopping the workers.", flush=True)
     for process in processes:
       process.send_signal(signal.SIGINT)
     status = 130
   deadline = time.monotonic() + GRACE_SECONDS
-  for index, process in enumerate(processes[1:], start=1):
+  for index, process in enumerate(processes):
     try:
       process.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:  # TensorFlow catches SIGTERM in multi-worker jobs: only SIGKILL ends it
-      print(f"[launcher] worker {index} is still running {GRACE_SECONDS} s after the chief ended; stopping it.",
-            flush=True)
+      print(f"[launcher] worker {index} is still running {GRACE_SECONDS} s later; stopping it.", flush=True)
       process.kill()
       process.wait()
   for relay in relays:
