@@ -113,3 +113,24 @@ def test_the_launcher_returns_the_chiefs_status_and_stops_the_others(tiny_synthe
   assert result.returncode == 1 and time.monotonic() - started < 120, result.stdout[-3000:]
   assert "[worker 0] error: --model_dir=" in result.stdout and "holds a run with other settings" in result.stdout
   assert "[launcher] the chief exited with status 1" in result.stdout
+
+
+def test_an_interrupted_launcher_stops_every_worker(tiny_synthetic, tmp_path):
+  import signal
+  run = tmp_path / "run"
+  launcher = subprocess.Popen([sys.executable, "-m", "tools.launch_local", "--workers=2", "--",
+                               f"--dataset={tiny_synthetic.data_dir}", *trainer_flags(run, epochs=200)],
+                              cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+  lines = []
+  for line in launcher.stdout:  # wait until both train
+    lines.append(line)
+    if sum("Epoch 2/" in seen for seen in lines) >= 2:
+      break
+  started = time.monotonic()
+  launcher.send_signal(signal.SIGINT)
+  rest = launcher.communicate(timeout=120)[0]
+  assert launcher.returncode == 130 and time.monotonic() - started < 60
+  assert "[launcher] interrupted: stopping the workers." in rest
+  survivors = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
+  assert not survivors, survivors
