@@ -38,11 +38,9 @@ def _resolver(role: Role, slurm_port: int) -> tf.distribute.cluster_resolver.Clu
       num_accelerators={"GPU": len(tf.config.list_physical_devices("GPU"))})
 
 
-def addresses(role: Role, slurm_port: int) -> list[str]:
-  """Every task's host:port in rank order."""
-  if role.addresses:
-    return list(role.addresses)
-  spec = _resolver(role, slurm_port).cluster_spec().as_dict()
+def addresses(resolver) -> list[str]:
+  """Every task's host:port in rank order (the chief's job first)."""
+  spec = resolver.cluster_spec().as_dict()
   return [address for job in ("chief", "worker") for address in spec.get(job, [])]
 
 
@@ -67,7 +65,7 @@ def _configure_coordination(resolver, peer_timeout: int) -> None:
 def make_strategy(role: Role, peer_timeout: int, slurm_port: int) -> tf.distribute.MultiWorkerMirroredStrategy:
   """Joins the cluster (waiting up to peer_timeout seconds for every worker) and returns its strategy."""
   resolver = _resolver(role, slurm_port)
-  everyone = addresses(role, slurm_port)
+  everyone = addresses(resolver)
   _configure_coordination(resolver, peer_timeout)
   logging.info("Joining the cluster as %s; waiting up to %d s for %s.", role, peer_timeout, ", ".join(everyone))
   try:

@@ -73,7 +73,7 @@ def test_slurm_environment_resolves_to_the_expected_cluster(monkeypatch):
   assert resolver.cluster_spec().as_dict() == {"worker": ["node01:9000", "node01:9001", "node02:9000",
                                                           "node02:9001"]}
   assert (resolver.task_type, resolver.task_id) == ("worker", 3)
-  assert multi_worker.addresses(role, 9000)[3] == "node02:9001"
+  assert multi_worker.addresses(resolver)[3] == "node02:9001"
   assert resolver.num_accelerators() == {"GPU": 0}  # what this process sees (no GPU here)
   import os
   assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"  # SLURM's GPU binding is left alone
