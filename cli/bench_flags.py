@@ -5,6 +5,8 @@ import tempfile
 
 from absl import flags
 
-IMAGES_SCALE = flags.DEFINE_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
+from console.bounded_flags import define_positive_float
+
+IMAGES_SCALE = define_positive_float("images_scale", 0.1, "Synthetic set size as a fraction of the real counts.")
 DATA_DIR = flags.DEFINE_string("data_dir", os.path.join(tempfile.gettempdir(), "cnmc_bench"),
                                "Where the synthetic download and TFRecords are built (reused).")

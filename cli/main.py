@@ -1,25 +1,17 @@
-"""How every tool starts and ends: absl flags, then a user's mistake as one line and exit status 1."""
+"""How every tool starts and ends: console.exits' one error exit, and the GPU's memory shared."""
 
-import os
-import sys
 from collections.abc import Callable
 
-from absl import app
-
+from console import exits, quiet
+from console.exits import fail  # noqa: F401  (the tools' one way to stop with a message)
 from storage import paths
-
-
-def fail(message: str) -> None:
-  """Prints `error: <message>` on stderr and exits with status 1 (no traceback)."""
-  print(f"error: {message}", file=sys.stderr, flush=True)
-  sys.exit(1)
 
 
 def require_writable(flag: str, folder: str) -> None:
   """Fails early, naming the flag, if `folder` cannot be made or written in."""
   problem = paths.writable_dir_problem(folder)
   if problem:
-    fail(f"{flag}={folder}: cannot write there ({problem}).")
+    fail(f"{flag}={folder}: {problem}.")
 
 
 def share_gpu_memory() -> None:
@@ -35,24 +27,22 @@ def share_gpu_memory() -> None:
 
 
 def run(main: Callable[..., object], pass_arguments: bool = False, uses_tensorflow: bool = True) -> None:
-  """`absl.app.run` for a tool whose `main()` takes no arguments (or, with pass_arguments, the
+  """console.exits.run for a tool whose `main()` takes no arguments (or, with pass_arguments, the
   command line's arguments after the flags, e.g. what follows `--`). A tool that uses TensorFlow
-  shares the GPU's memory (share_gpu_memory) from its start.
-
-  Leftover positional arguments (unless passed), and every user error (the project's errors are absl UsageErrors:
-  DatasetError, TrainerError, EvaluationError) or OSError (a full disk, a folder without
-  permission), end the process with one line on stderr and exit status 1.
+  shares the GPU's memory (share_gpu_memory) from its start. Leftover positional arguments (unless
+  passed) are refused.
   """
-  def absl_main(argv):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow C++ log: warnings and errors only
-    if len(argv) > 1 and not pass_arguments:
-      fail(f"Unexpected arguments: {' '.join(argv[1:])} (flags start with --).")
-    try:
-      if uses_tensorflow:
-        share_gpu_memory()
-      main(argv[1:]) if pass_arguments else main()
-    except app.UsageError as error:
-      fail(str(error))
-    except OSError as error:
-      fail(f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}")
-  app.run(absl_main)
+  def tool_main(arguments: list[str]):
+    if arguments and not pass_arguments:
+      fail(f"Unexpected arguments: {' '.join(arguments)} (flags start with --).")
+    if uses_tensorflow:
+      quiet.import_tensorflow()
+      share_gpu_memory()
+    main(arguments) if pass_arguments else main()
+  exits.run(tool_main, on_data_loss=describe_data_loss)
+
+
+def describe_data_loss(error: Exception) -> str:
+  """Which dataset file is damaged and the command that rebuilds it (imports TensorFlow: only then)."""
+  from cnmc_tfds import integrity
+  return integrity.describe_data_loss(error)

@@ -5,6 +5,7 @@ import os
 import tensorflow_datasets as tfds
 from absl import logging
 
+from cnmc_tfds import integrity
 from cnmc_tfds.cnmc import cnmc_dataset_builder  # noqa: F401  (registers "cnmc" with TFDS)
 from cnmc_tfds.cnmc.errors import DatasetError
 from storage import locks
@@ -19,10 +20,15 @@ def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | No
     data_dir: TFDS data folder (default: TFDS_DATA_DIR or ~/tensorflow_datasets).
     manual_dir: the user's C-NMC 2019 download, needed to build cnmc/real.
   Returns:
-    A prepared tfds DatasetBuilder.
+    A prepared tfds DatasetBuilder, its files checked (integrity.checked).
   Raises:
-    DatasetError: unknown name, or the real dataset is not built and no manual_dir was given.
+    DatasetError: unknown name, the real dataset is not built and no manual_dir was given, or its files
+      are damaged.
   """
+  return integrity.checked(_prepared_builder(dataset, data_dir, manual_dir))
+
+
+def _prepared_builder(dataset: str, data_dir: str | None, manual_dir: str | None) -> tfds.core.DatasetBuilder:
   if os.path.isfile(os.path.join(dataset, "dataset_info.json")):
     return tfds.builder_from_directory(dataset)
   try:

@@ -39,7 +39,7 @@ def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None)
     raise EvaluationError(f"The model was trained on {name}, read from {prepared}, which is not there any more. "
                           f"Pass --dataset=<the folder it moved to> (or --dataset={recorded.get('name')}/"
                           f"{recorded.get('config')} --data_dir=<its data dir>).")
-  return tfds.builder_from_directory(prepared)
+  return load_builder(prepared)
 
 
 def split_batches(builder, split: str, image_size: int, batch_size: int, metadata: tuple[str, ...]):

@@ -16,9 +16,9 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-_IMAGES = flags.DEFINE_integer("images", 64, "How many synthetic cells to measure on.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timing passes over the images; the best is kept.")
-_RESIZE_TO = flags.DEFINE_integer("resize_to", 300, "Target size for the decode + resize timings.")
+_IMAGES = flags.DEFINE_integer("images", 64, "How many synthetic cells to measure on.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timing passes over the images; the best is kept.", lower_bound=1)
+_RESIZE_TO = flags.DEFINE_integer("resize_to", 300, "Target size for the decode + resize timings.", lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", "bench_image_encoding.json", "Where to write the JSON results.")
 
 

@@ -31,10 +31,11 @@ from storage import atomic
 
 flags.adopt_module_key_flags(bench_flags)
 
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.")
-_BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.")
-_WARM_EPOCHS = flags.DEFINE_integer("warm_epochs", 3, "Epochs timed once the cache is full.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 300, "Output image size in pixels.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per batch.", lower_bound=1)
+_BATCHES = flags.DEFINE_integer("batches", 20, "Batches timed for the image-folder baselines and the affine.",
+                                lower_bound=1)
+_WARM_EPOCHS = flags.DEFINE_integer("warm_epochs", 3, "Epochs timed once the cache is full.", lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write the JSON results.")
 
 

@@ -25,9 +25,9 @@ from storage import atomic
 flags.adopt_module_key_flags(bench_flags)
 
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "Backbone for both.")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size for both.")
-_STEPS = flags.DEFINE_integer("steps", 20, "Training steps per epoch; the second epoch is timed.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size for both.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size for both.", lower_bound=1)
+_STEPS = flags.DEFINE_integer("steps", 20, "Training steps per epoch; the second epoch is timed.", lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", "bench_train.json", "Where to write the JSON results.")
 
 

@@ -22,7 +22,7 @@ flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to sample from; default: the run's validation "
                             "split (from its config.json), else validation.")
 COUNT = flags.DEFINE_integer("count", 8, "Cells per group (correct, wrong).", lower_bound=1)
-SEED = flags.DEFINE_integer("seed", 0, "Seed of the sample.")
+SEED = flags.DEFINE_integer("seed", 0, "Seed of the sample.", lower_bound=0)
 
 _TILE_COLUMNS = 2  # cell | overlay pairs per row of the picture
 _MIN_SIDE = 150  # pixels a cell is shown at, at least

@@ -25,10 +25,8 @@ from absl import logging
 
 from storage import atomic
 from trainer.errors import TrainerError
+from trainer.run_dir import BACKUP_DIR, HISTORY_FILE, STATE_FILE
 
-BACKUP_DIR = "backup"
-STATE_FILE = "state.json"
-HISTORY_FILE = "history.csv"
 BEST_MODEL = "best.keras"
 KEPT_WEIGHTS = 2  # the newest and its predecessor, in case the newest is damaged
 
@@ -61,6 +59,7 @@ def _partial_best(model_dir: str, epoch: int) -> str:
 
 
 def _history_csv(rows: list[dict]) -> str:
+  rows = [{**row, "epoch": row["epoch"] + 1} for row in rows]  # people count epochs from 1, as the console does
   columns = ["epoch"] + sorted({key for row in rows for key in row} - {"epoch"})
   text = io.StringIO()
   writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")

@@ -1,11 +1,9 @@
-"""The training configuration: what the flags ask for, and how a run directory records it."""
+"""The training configuration: what the flags ask for."""
 
 import dataclasses
-import json
 import os
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS, VALIDATION_SPLIT
-from trainer.errors import TrainerError
 
 AUGMENTATIONS = {
     # Cells have no orientation: any rotation, both flips; mild shift/shear/zoom; stain jitter.
@@ -16,12 +14,6 @@ AUGMENTATIONS = {
                  brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0),
     "none": None,
 }
-
-# Settings that may change when a run in --model_dir is continued: they do not change the model,
-# the data or the optimisation of the epochs already trained.
-RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps",
-                     "saved_model", "peer_timeout", "slurm_port"}
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -68,24 +60,3 @@ def dataset_label(dataset: str) -> str:
   if os.path.isdir(dataset):
     return "-".join(dataset.rstrip("/").split("/")[-3:-1])
   return dataset.replace("/", "-")
-
-
-def check_model_dir(config: TrainConfig, model_dir: str) -> None:
-  """A --model_dir holding a run with other settings is an error; the same settings resume it."""
-  path = os.path.join(model_dir, "config.json")
-  if not os.path.exists(path):
-    return
-  try:
-    with open(path) as f:
-      previous = json.load(f)["flags"]
-  except (ValueError, KeyError, TypeError) as error:
-    raise TrainerError(f"{path} is damaged ({type(error).__name__}: {error}). It records the settings of the run "
-                       f"in {model_dir}; restore it, or train in a new --model_dir.") from None
-  current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
-  defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
-  changed = sorted(k for k in current.keys() | previous.keys()
-                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k, defaults.get(k)))
-  if changed:
-    details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
-    raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "
-                       "Pass a new --model_dir, or the same settings to resume that run.")

@@ -67,7 +67,7 @@ def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.dist
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
                               input_context=input_context, class_counts=counts).dataset
 
-  logging.info("Training on %s: %d HEM, %d ALL images.", train_split(config), counts[HEM], counts[ALL])
+  print(f"Training on {train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
   steps = config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
   if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
     return strategy.distribute_datasets_from_function(dataset_fn), steps

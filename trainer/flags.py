@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from console.bounded_flags import define_fraction, define_positive_float
 from storage import paths
 from trainer import backbones
 from trainer.config import AUGMENTATIONS, TrainConfig
@@ -22,19 +23,22 @@ flags.DEFINE_string("manual_dir", None, "Folder holding the C-NMC 2019 download,
 flags.DEFINE_list("train_splits", list(_DEFAULT.train_splits), "Splits to train on (subject-disjoint folds).")
 flags.DEFINE_string("val_split", _DEFAULT.val_split, "Labelled split to validate on each epoch.")
 flags.DEFINE_integer("image_size", _DEFAULT.image_size,
-                     "Input size in pixels; 0 = the backbone's default (effnetb3 300, inception_resnet_v2 299).")
-flags.DEFINE_integer("batch_size", _DEFAULT.batch_size, "Global batch size (split across replicas).")
-flags.DEFINE_integer("epochs", _DEFAULT.epochs, "Total epochs, warm-up included.")
+                     "Input size in pixels; 0 = the backbone's default (effnetb3 300, inception_resnet_v2 299).",
+                     lower_bound=0)
+flags.DEFINE_integer("batch_size", _DEFAULT.batch_size, "Global batch size (split across replicas).",
+                     lower_bound=1)
+flags.DEFINE_integer("epochs", _DEFAULT.epochs, "Total epochs, warm-up included.", lower_bound=1)
 flags.DEFINE_integer("warmup_epochs", _DEFAULT.warmup_epochs,
-                     "Epochs training only the new head on a frozen backbone (pretrained weights only).")
-flags.DEFINE_float("learning_rate", _DEFAULT.learning_rate,
-                   "Learning rate of the warm-up (or of the whole run with --weights=none).")
-flags.DEFINE_float("fine_tune_learning_rate", _DEFAULT.fine_tune_learning_rate,
-                   "Peak learning rate when the backbone is unfrozen.")
+                     "Epochs training only the new head on a frozen backbone (pretrained weights only).",
+                     lower_bound=0)
+define_positive_float("learning_rate", _DEFAULT.learning_rate,
+                      "Learning rate of the warm-up (or of the whole run with --weights=none).")
+define_positive_float("fine_tune_learning_rate", _DEFAULT.fine_tune_learning_rate,
+                      "Peak learning rate when the backbone is unfrozen.")
 flags.DEFINE_enum("lr_schedule", _DEFAULT.lr_schedule, ["cosine", "constant"],
                   "Schedule of the main phase: cosine decay to 0, or constant.")
 flags.DEFINE_enum("optimizer", _DEFAULT.optimizer, ["adam", "adamw", "sgd"], "Optimizer (sgd: momentum 0.9).")
-flags.DEFINE_float("dropout", _DEFAULT.dropout, "Dropout before the classification layer.")
+define_fraction("dropout", _DEFAULT.dropout, "Dropout rate before the classification layer.", below_one=True)
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
                   "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "
                   "notebooks' ranges), none.")
@@ -52,10 +56,10 @@ flags.DEFINE_enum("strategy", _DEFAULT.strategy, ["auto", "one_device", "mirrore
                   "several tasks (srun -n N), else mirrored with 2+ GPUs, else one device.")
 flags.DEFINE_integer("peer_timeout", _DEFAULT.peer_timeout,
                      "Multi-worker: seconds to wait for every worker to join before stopping with an error; "
-                     "a worker silent for this long (at most 30 s) is taken for dead.")
+                     "a worker silent for this long (at most 30 s) is taken for dead.", lower_bound=1)
 flags.DEFINE_integer("slurm_port", _DEFAULT.slurm_port,
                      "Multi-worker under SLURM: the port of a node's first task (the next tasks take the next "
-                     "ports).")
+                     "ports).", lower_bound=1, upper_bound=65535)
 flags.DEFINE_string("model_dir", "",
                     "Where checkpoints, logs and the model go; default runs/<dataset>-<backbone>-<size>px. "
                     "Rerunning with the same settings resumes an interrupted run.")
@@ -63,9 +67,12 @@ flags.DEFINE_string("profile_steps", "auto",
                     "Train steps to profile for TensorBoard's Profile tab, counted over the whole run from 0: "
                     "first,last (e.g. 5,10), 0,0 = off, or auto = a few steps early in epoch 2 (the cache is "
                     "warm then), once per run.")
-flags.DEFINE_integer("steps_per_epoch", _DEFAULT.steps_per_epoch, "0 = one pass over the training splits.")
-flags.DEFINE_integer("validation_steps", _DEFAULT.validation_steps, "0 = the whole validation split.")
-flags.DEFINE_integer("seed", _DEFAULT.seed, "Seed for weights, data order and augmentation.")
+flags.DEFINE_integer("steps_per_epoch", _DEFAULT.steps_per_epoch, "0 = one pass over the training splits.",
+                     lower_bound=0)
+flags.DEFINE_integer("validation_steps", _DEFAULT.validation_steps, "0 = the whole validation split.",
+                     lower_bound=0)
+flags.DEFINE_integer("seed", _DEFAULT.seed, "Seed for weights, data order and augmentation.",
+                     lower_bound=0, upper_bound=2**31 - 1)
 flags.DEFINE_bool("deterministic", _DEFAULT.deterministic,
                   "Bit-exact repeatable runs: deterministic ops and data order (slower; turns XLA off).")
 flags.DEFINE_bool("saved_model", _DEFAULT.saved_model,
@@ -100,9 +107,6 @@ def config_from_flags() -> TrainConfig:
   for name in ("model_dir", "data_dir", "manual_dir", "dataset", "weights"):
     values[name] = paths.expand_path(values[name])
   values["profile_steps"] = _profile_steps(FLAGS.profile_steps)
-  for name in ("batch_size", "epochs", "peer_timeout"):
-    if values[name] < 1:
-      raise TrainerError(f"--{name} must be at least 1, got {values[name]}.")
-  if values["warmup_epochs"] < 0 or (values["weights"] != "none" and values["warmup_epochs"] > values["epochs"]):
+  if values["weights"] != "none" and values["warmup_epochs"] > values["epochs"]:
     raise TrainerError(f"--warmup_epochs must be between 0 and --epochs ({values['epochs']}).")
   return TrainConfig(**values)

@@ -14,7 +14,6 @@ import re
 
 import keras
 import tensorflow as tf
-from absl import logging
 
 from trainer.cluster import Role
 from trainer.errors import TrainerError
@@ -67,7 +66,7 @@ def make_strategy(role: Role, peer_timeout: int, slurm_port: int) -> tf.distribu
   resolver = _resolver(role, slurm_port)
   everyone = addresses(resolver)
   _configure_coordination(resolver, peer_timeout)
-  logging.info("Joining the cluster as %s; waiting up to %d s for %s.", role, peer_timeout, ", ".join(everyone))
+  print(f"Joining the cluster as {role}; waiting up to {peer_timeout} s for {', '.join(everyone)}.", flush=True)
   try:
     strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
   except LOST_CONTACT as error:

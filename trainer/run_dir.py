@@ -4,16 +4,30 @@ Nothing here imports TensorFlow, so the command line checks the folder before Te
 wrong path fails in a second); `run` checks it again, holding the folder's lock.
 """
 
+import contextlib
+import dataclasses
 import json
 import os
+import shlex
+import shutil
+import sys
 
 from storage import locks, paths
 from trainer import backbones, cluster
-from trainer.config import TrainConfig, check_model_dir, dataset_label
+from trainer.config import TrainConfig, dataset_label
 from trainer.errors import TrainerError
 from trainer.weights import resolve_weights
 
 RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.json"
+BACKUP_DIR = "backup"
+STATE_FILE = "state.json"  # in BACKUP_DIR: the commit record of the finished epochs (trainer/checkpoints.py)
+HISTORY_FILE = "history.csv"
+
+# Settings that may change when a run in --model_dir is continued: they do not change the model,
+# the data or the optimisation of the epochs already trained.
+RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps",
+                     "saved_model", "peer_timeout", "slurm_port"}
 
 
 def default_model_dir(config: TrainConfig, image_size: int) -> str:
@@ -31,7 +45,7 @@ def resolve(config: TrainConfig) -> tuple[backbones.Backbone, int, str]:
 def check_writable(model_dir: str) -> None:
   problem = paths.writable_dir_problem(model_dir)
   if problem:
-    raise TrainerError(f"--model_dir={model_dir}: cannot write there ({problem}).")
+    raise TrainerError(f"--model_dir={model_dir}: {problem}. Pass another --model_dir.")
 
 
 def lock(model_dir: str) -> locks.ProcessLock:
@@ -43,6 +57,20 @@ def lock(model_dir: str) -> locks.ProcessLock:
     raise TrainerError(str(error)) from None
 
 
+@contextlib.contextmanager
+def claimed(model_dir: str):
+  """The run folder, locked for this run. A folder this run made is removed again if the run ends (an
+  error, an interrupt) before any epoch was committed: a failed start leaves nothing behind."""
+  created = not os.path.exists(model_dir)
+  with lock(model_dir):
+    try:
+      yield model_dir
+    except BaseException:
+      if created and not has_committed_epoch(model_dir):
+        shutil.rmtree(model_dir, ignore_errors=True)
+      raise
+
+
 def read_json(path: str) -> dict:
   try:
     with open(path) as f:
@@ -51,14 +79,65 @@ def read_json(path: str) -> dict:
     raise TrainerError(f"{path} is damaged ({error}). Move it aside (or use a new --model_dir).") from None
 
 
-def preflight(config: TrainConfig) -> None:
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """What the preflight resolved, handed on to the run rather than worked out again."""
+  backbone: backbones.Backbone
+  image_size: int
+  model_dir: str
+  weights: str | None  # the backbone builder's `weights` argument (resolve_weights)
+  role: cluster.Role | None  # None: a single process
+
+
+def preflight(config: TrainConfig) -> Setup:
   """Every check of the flags, the cluster and the run folder that needs no TensorFlow and no data."""
-  resolve_weights(config.weights)
-  _, _, model_dir = resolve(config)
+  weights = resolve_weights(config.weights)
+  backbone, image_size, model_dir = resolve(config)
   role = cluster.detect(config.strategy)  # a malformed TF_CONFIG fails here
-  if role and not role.is_chief:
-    return  # only the chief uses the run folder
-  check_writable(model_dir)
-  check_model_dir(config, model_dir)
-  if os.path.exists(os.path.join(model_dir, RESULTS_FILE)):
-    read_json(os.path.join(model_dir, RESULTS_FILE))
+  if role is None or role.is_chief:  # only the chief uses the run folder
+    check_writable(model_dir)
+    check_model_dir(config, model_dir)
+    if os.path.exists(os.path.join(model_dir, RESULTS_FILE)):
+      read_json(os.path.join(model_dir, RESULTS_FILE))
+  return Setup(backbone, image_size, model_dir, weights, role)
+
+
+def resume_command(config: TrainConfig) -> str:
+  """The command that continues this run: the one typed, or (called from Python) its flags spelled out."""
+  if sys.argv and sys.argv[0].endswith(os.path.join("trainer", "__main__.py")):
+    return shlex.join(["python", "-m", "trainer", *sys.argv[1:]])
+  defaults, values = TrainConfig().to_json(), config.to_json()
+  changed = [f"--{name}={','.join(map(str, value)) if isinstance(value, (tuple, list)) else value}"
+             for name, value in values.items() if value != defaults[name] and value is not None]
+  return shlex.join(["python", "-m", "trainer", *changed])
+
+
+def has_committed_epoch(model_dir: str) -> bool:
+  """Whether a run in model_dir finished at least one epoch (or the whole run)."""
+  return any(os.path.exists(os.path.join(model_dir, *parts))
+             for parts in ((BACKUP_DIR, STATE_FILE), (RESULTS_FILE,), (HISTORY_FILE,)))
+
+
+def check_model_dir(config: TrainConfig, model_dir: str) -> None:
+  """A --model_dir holding a run with other settings is an error; the same settings resume it.
+
+  A folder in which no epoch was ever committed holds no run (a start that failed or was stopped
+  early): its settings do not bind, and the new run replaces them.
+  """
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if not os.path.exists(path) or not has_committed_epoch(model_dir):
+    return
+  try:
+    with open(path) as f:
+      previous = json.load(f)["flags"]
+  except (ValueError, KeyError, TypeError) as error:
+    raise TrainerError(f"{path} is damaged ({type(error).__name__}: {error}). It records the settings of the run "
+                       f"in {model_dir}; restore it, or train in a new --model_dir.") from None
+  current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
+  defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
+  changed = sorted(k for k in current.keys() | previous.keys()
+                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k, defaults.get(k)))
+  if changed:
+    details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
+    raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "
+                       "Pass a new --model_dir, or the same settings to resume that run.")

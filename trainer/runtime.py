@@ -21,6 +21,11 @@ class Runtime:
   strategy: tf.distribute.Strategy
   strategy_name: str
 
+  def summary(self) -> str:
+    """One line for the console: what `auto` chose (the reasons are logged with --verbosity=0)."""
+    return (f"Device: {self.device}; {self.precision}, XLA {'on' if self.xla else 'off'}, "
+            f"{self.strategy_name} ({self.strategy.num_replicas_in_sync} replica(s)).")
+
   def to_json(self) -> dict:
     return {"device": self.device, "precision": self.precision, "xla": self.xla, "strategy": self.strategy_name,
             "replicas": self.strategy.num_replicas_in_sync}

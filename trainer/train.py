@@ -24,11 +24,11 @@ from cnmc_tfds.loading import load_builder
 from storage import atomic
 from trainer import checkpoints, cluster, data, multi_worker, profiles, replicas, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
-from trainer.config import AUGMENTATIONS, TrainConfig, check_model_dir
+from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
+from trainer.progress import Progress
 from trainer.model import build_classifier, freeze_backbone, inference_model, unfreeze_backbone
-from trainer.weights import resolve_weights
 
 MONITOR = "val_weighted_f1"  # the challenge's metric picks the best checkpoint
 
@@ -117,7 +117,7 @@ def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
     atomic.replace_dir(scratch, target)
 
 
-def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
+def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Setup | None = None) -> dict:
   """Trains as configured, resuming whatever the run folder holds.
 
   Args:
@@ -125,6 +125,7 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
     extra_callbacks: more Keras callbacks for every phase (tests use them to kill or record).
     builder: an already-built TFDS builder to use instead of config.dataset (tools and tests pass
       custom synthetic configs this way).
+    setup: what run_dir.preflight(config) resolved, if the caller ran it already.
   Returns:
     The results also written to <model_dir>/results.json: best epoch and score, model paths ({} on a
     worker other than the chief of a multi-worker job).
@@ -132,17 +133,21 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None) -> dict:
     TrainerError: a user's mistake (flags, folder, splits, weights, cluster), a diverged loss, or a
       lost peer in a multi-worker job.
     DatasetError: a dataset that is missing or damaged.
+    console.exits.Stopped: Ctrl-C or SIGTERM, with what is kept and the command that resumes.
   """
-  weights = resolve_weights(config.weights)
-  backbone, image_size, model_dir = run_dir.resolve(config)
-  role = cluster.detect(config.strategy)
-  run = _Run(config, extra_callbacks, builder, backbone, image_size, weights, model_dir, role)
-  if role is None or role.is_chief:
-    with run_dir.lock(model_dir):
-      return run.train(model_dir)
-  with _worker_folder(role) as scratch:  # the chief writes the run folder; this worker's copies go here
-    run.train(scratch)
-    return {}
+  setup = setup or run_dir.preflight(config)
+  progress = Progress(config.epochs, setup.model_dir)
+  run = _Run(config, extra_callbacks, builder, setup.backbone, setup.image_size, setup.weights, setup.model_dir,
+             setup.role, progress)
+  try:
+    if setup.role is None or setup.role.is_chief:
+      with run_dir.claimed(setup.model_dir):
+        return run.train(setup.model_dir)
+    with _worker_folder(setup.role) as scratch:  # the chief writes the run folder; this worker's copies go here
+      run.train(scratch)
+      return {}
+  except KeyboardInterrupt as interrupt:
+    raise progress.stopped(interrupt, run_dir.resume_command(config)) from None
 
 
 @contextlib.contextmanager
@@ -164,6 +169,7 @@ class _Run:
   weights: str | None
   run_folder: str  # the chief's --model_dir, named in messages
   role: cluster.Role | None
+  progress: Progress
 
   def train(self, model_dir: str) -> dict:
     """The run, writing into model_dir (the run folder, or a worker's scratch folder)."""
@@ -200,11 +206,11 @@ class _Run:
 
   def _train(self, model_dir: str) -> dict:
     config, role = self.config, self.role
-    check_model_dir(config, model_dir)
+    run_dir.check_model_dir(config, model_dir)
     results_path = os.path.join(model_dir, run_dir.RESULTS_FILE)
     finished = os.path.exists(results_path)
     if finished and role is None:
-      logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).", model_dir)
+      print(f"{model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
       return run_dir.read_json(results_path)
 
     keras.utils.set_random_seed(config.seed)
@@ -212,13 +218,15 @@ class _Run:
       tf.config.experimental.enable_op_determinism()
     runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic, role,
                                  config.peer_timeout, config.slurm_port)
+    print(runtime.summary(), flush=True)
     strategy = runtime.strategy
     if role and replicas.share_numbers(strategy, [float(finished)])[0]:  # the chief's folder decides
-      logging.info("%s holds a finished run; nothing to do (pass a new --model_dir to train again).",
-                   self.run_folder)
+      print(f"{self.run_folder} holds a finished run; nothing to do (pass a new --model_dir to train again).")
       return run_dir.read_json(results_path) if role.is_chief else {}
     keras.mixed_precision.set_global_policy(runtime.precision)
+    self.progress.at("dataset", config.dataset)
     builder = self.builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
+    self.progress.at("starting")
     counts = data.check_splits(builder, config)
     _write_config(model_dir, config, runtime, builder, self.image_size)
     state = checkpoints.load_state(model_dir)
@@ -239,16 +247,18 @@ class _Run:
       if state.weights:
         replicas.share_variables(strategy, model.variables, source.variables)
     if state.weights:
-      logging.info("Resuming %s after epoch %d.", self.run_folder, state.completed_epochs)
+      print(f"Resuming {self.run_folder} after epoch {state.completed_epochs}.", flush=True)
     sample_images = (data.sample_images(builder, config, self.image_size) if augmentation and not state.history
                      else None)
 
     for phase in plan_phases(config, pretrained=self.weights is not None):
       if state.completed_epochs >= phase.end_epoch:
         continue
-      logging.info("Phase %s: epochs %d-%d, learning rate %g (%s)%s.", phase.name, phase.first_epoch + 1,
-                   phase.end_epoch, phase.learning_rate, phase.schedule,
-                   ", backbone frozen" if phase.backbone_frozen else "")
+      first = max(phase.first_epoch, state.completed_epochs)
+      print(f"Phase {phase.name}: epochs {first + 1}-{phase.end_epoch} of {config.epochs}"
+            + (f" (resuming after epoch {first})" if first > phase.first_epoch else "")
+            + f", learning rate {phase.learning_rate:g} ({phase.schedule})"
+            + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
       with strategy.scope():
         (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
         metrics = training_metrics()
@@ -262,13 +272,14 @@ class _Run:
                 steps_per_epoch=steps, validation_data=val_ds,
                 shuffle=False,  # the pipeline shuffles
                 callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
-                                     strategy, self.extra_callbacks),
+                                     strategy, [self.progress, *self.extra_callbacks]),
                 verbose="auto")
       state, sample_images = commit.state, None
 
+    self.progress.at("exporting")
     if role:
-      logging.info("%s: final weights identical to the chief's (fingerprint %s).", role,
-                   replicas.check_identical(strategy, role, model.variables))
+      print(f"{role}: final weights identical to the chief's (fingerprint "
+            f"{replicas.check_identical(strategy, role, model.variables)}).", flush=True)
     _export(exported, model_dir, config.saved_model)
     best = state.best
     results = {"best_epoch": best["epoch"] + 1 if best else None,

@@ -81,7 +81,7 @@ def _training_files(fold_dir: epath.Path) -> list[tuple[epath.Path, CellName]]:
 
 def _prelim_rows(parts: layout.DownloadParts) -> list[dict]:
   """The labels CSV, checked against the image folder: every row's file exists and vice versa."""
-  with parts.prelim_labels.open() as f:
+  with parts.prelim_labels.open(encoding="utf-8-sig") as f:  # a spreadsheet's "CSV UTF-8" starts with a BOM
     reader = csv.DictReader(f)
     if not reader.fieldnames or not set(_LABEL_COLUMNS) <= set(reader.fieldnames):
       raise DatasetError(f"'{parts.prelim_labels}' must have the header {','.join(_LABEL_COLUMNS)}; "
@@ -152,6 +152,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     root = self._synthetic_download(dl_manager) if self.builder_config.synthetic else self._manual_dir(dl_manager)
     parts = layout.find_parts(root)
+    if parts.skipped_metadata:
+      logging.warning("Skipped %d macOS metadata files (a __MACOSX/ folder, ._* files) in %s: not images.",
+                      parts.skipped_metadata, root)
     # Check every name and label row before the slow part, so mistakes surface in seconds.
     folds = {fold: _training_files(parts.folds[fold]) for fold in layout.FOLDS}
     prelim = _prelim_rows(parts)

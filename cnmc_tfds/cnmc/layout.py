@@ -20,6 +20,7 @@ FINAL_DIR = "C-NMC_test_final_phase_data"
 FOLDS = (0, 1, 2)
 CLASS_DIRS = ("all", "hem")
 _MAX_DEPTH = 5  # deep enough for an extra wrapper folder or two around either layout
+MACOS_METADATA_DIR = "__macosx"  # macOS' unzip leaves AppleDouble `._*` twins of every file here
 
 INSTRUCTIONS = """\
 Download C-NMC 2019 yourself (TCIA licence): from TCIA
@@ -46,6 +47,7 @@ class DownloadParts:
   prelim_images: epath.Path
   prelim_labels: epath.Path
   final_images: epath.Path
+  skipped_metadata: int = 0  # macOS AppleDouble files (`__MACOSX/`, `._*`) passed over
 
 
 def _has_bmp(folder: epath.Path) -> bool:
@@ -57,21 +59,32 @@ def _subdirs(folder: epath.Path) -> dict[str, epath.Path]:
   return {p.name.lower(): p for p in folder.iterdir() if not p.name.startswith(".") and p.is_dir()}
 
 
-def _walk(root: epath.Path) -> tuple[list[epath.Path], list[epath.Path]]:
-  """Folders below root (breadth first, bounded depth, not into image folders) and files seen."""
-  folders, files = [], []
+def _count_files(folder: epath.Path) -> int:
+  return sum(1 for path in folder.rglob("*") if not path.is_dir())
+
+
+def _walk(root: epath.Path) -> tuple[list[epath.Path], list[epath.Path], int]:
+  """Folders below root (breadth first, bounded depth, not into image folders), files seen, and the
+  number of macOS metadata files passed over."""
+  folders, files, skipped = [], [], 0
   queue = collections.deque([(root, 0)])
   while queue:
     folder, depth = queue.popleft()
     folders.append(folder)
     for entry in sorted(folder.iterdir()):
+      if entry.name.lower() == MACOS_METADATA_DIR and entry.is_dir():
+        skipped += _count_files(entry)  # not a second copy of the download: metadata only
+        continue
+      if entry.name.startswith("._"):
+        skipped += 1
+        continue
       if entry.name.startswith(".") or is_junk(entry.name) or entry.name.lower().endswith(".bmp"):
         continue  # an image folder's thousands of files are not worth a stat each
       if not entry.is_dir():
         files.append(entry)
       elif depth < _MAX_DEPTH and entry.name.lower() not in CLASS_DIRS:
         queue.append((entry, depth + 1))
-  return folders, files
+  return folders, files, skipped
 
 
 def _one(candidates: list[epath.Path], what: str) -> epath.Path | None:
@@ -90,7 +103,7 @@ def find_parts(manual_dir: epath.PathLike) -> DownloadParts:
   manual_dir = epath.Path(manual_dir)
   if not manual_dir.is_dir():
     raise DatasetError(f"The manual download folder '{manual_dir}' does not exist.\n\n{INSTRUCTIONS}")
-  folders, files = _walk(manual_dir)
+  folders, files, skipped = _walk(manual_dir)
   by_name = collections.defaultdict(list)
   for folder in folders:
     by_name[folder.name.lower()].append(folder)
@@ -129,4 +142,7 @@ def find_parts(manual_dir: epath.PathLike) -> DownloadParts:
       message += [f"  {a}" for a in archives]
     message += ["", INSTRUCTIONS]
     raise DatasetError("\n".join(message))
-  return DownloadParts(folds=folds, prelim_images=prelim, prelim_labels=labels, final_images=final)
+  image_folders = [*(folds[f] / c for f in FOLDS for c in CLASS_DIRS), prelim, final]
+  skipped += sum(1 for folder in image_folders for p in folder.iterdir() if p.name.startswith("._"))
+  return DownloadParts(folds=folds, prelim_images=prelim, prelim_labels=labels, final_images=final,
+                       skipped_metadata=skipped)

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 from trainer import backbones, weights as weights_lib
-from trainer.config import TrainConfig, check_model_dir
+from trainer.config import TrainConfig
+from trainer.run_dir import check_model_dir
 from trainer.errors import TrainerError
 from trainer.train import run
 from tests.support.subprocesses import module

@@ -45,7 +45,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   resolved = read_json(tmp_path / "config.json")["resolved"]
   assert resolved["strategy"] == "mirrored" and resolved["replicas"] == 2
-  assert [int(row["epoch"]) for row in history(tmp_path)] == [0, 1]
+  assert [int(row["epoch"]) for row in history(tmp_path)] == [1, 2]
 
 
 @pytest.mark.slow  # the pipeline test checks the weights on one device, fast
@@ -65,7 +65,7 @@ def test_class_weights_reach_every_replica_as_on_one_device(tiny_synthetic, tmp_
 def test_class_weights_train_under_mirrored_strategy(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight")
   assert result.returncode == 0, result.stderr[-3000:]
-  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [0, 1]
+  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2]
 
 
 # Keras 3 updates BatchNorm statistics per replica; the trainer averages them before validation.

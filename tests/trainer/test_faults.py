@@ -56,7 +56,7 @@ def test_divergence_keeps_the_last_good_epoch_and_best_model(tiny_synthetic, tmp
   config = tiny_config(tmp_path, backbone="small_cnn", epochs=3)
   with pytest.raises(checkpoints.TrainingDiverged, match="epoch 2, step 1"):
     run(config, extra_callbacks=[PoisonAfterEpoch(0)], builder=tiny_synthetic)
-  assert [int(row["epoch"]) for row in history(tmp_path)] == [0]
+  assert [int(row["epoch"]) for row in history(tmp_path)] == [1]
   images = np.zeros((1, 32, 32, 3), np.uint8)
   import pipeline.augment  # noqa: F401  (the model holds its layer)
   import trainer.metrics  # noqa: F401
@@ -82,7 +82,10 @@ def test_an_unwritable_model_dir_fails_before_the_data_is_looked_at(tmp_path):
   (tmp_path / "a_file").write_text("")
   result = module("trainer", "--dataset=cnmc/real", f"--data_dir={tmp_path}/nothing_built", *SMALL,
                   f"--model_dir={tmp_path}/a_file/run")
-  assert_one_clear_error(result, f"--model_dir={tmp_path}/a_file/run: cannot write there")
+  assert_one_clear_error(result, f"--model_dir={tmp_path}/a_file/run: {tmp_path}/a_file is a file")
+  result = module("trainer", "--dataset=cnmc/real", f"--data_dir={tmp_path}/nothing_built", *SMALL,
+                  f"--model_dir={tmp_path}/a_file")
+  assert_one_clear_error(result, f"--model_dir={tmp_path}/a_file: it is a file, not a folder")
 
 
 @pytest.mark.slow
@@ -101,7 +104,7 @@ def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(ti
     first.send_signal(signal.SIGKILL)
     first.wait()
   rows = [int(row["epoch"]) for row in history(tmp_path)]
-  assert rows == list(range(len(rows)))  # the refused run wrote nothing into the first's history
+  assert rows == list(range(1, len(rows) + 1))  # the refused run wrote nothing into the first's history
 
 
 def test_a_damaged_results_file_is_named(tiny_synthetic, tmp_path):

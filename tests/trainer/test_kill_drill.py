@@ -47,7 +47,7 @@ def train(data_dir, point, model_dir, weights, **kwargs) -> subprocess.Completed
 
 
 def assert_complete(model_dir: pathlib.Path):
-  assert [int(row["epoch"]) for row in history(model_dir)] == list(range(EPOCHS))
+  assert [int(row["epoch"]) for row in history(model_dir)] == list(range(1, EPOCHS + 1))
   results = json.loads((model_dir / "results.json").read_text())
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
   for name in ("best.keras", "model.keras"):

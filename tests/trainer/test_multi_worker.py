@@ -41,7 +41,7 @@ def test_two_workers_train_one_model_into_one_run_folder(tiny_synthetic, tmp_pat
   output = result.stdout + result.stderr
   assert result.returncode == 0, output[-4000:]
   # One run: each epoch once, the results, models that load, the pictures; written by the chief only.
-  assert [int(row["epoch"]) for row in history(run)] == [0, 1]
+  assert [int(row["epoch"]) for row in history(run)] == [1, 2]
   results = read_json(run / "results.json")
   assert results["best_epoch"] in (1, 2)
   resolved = read_json(run / "config.json")["resolved"]
@@ -80,13 +80,13 @@ def test_a_killed_worker_stops_the_other_with_a_message_and_a_rerun_resumes(tiny
   message = chief_output.strip().splitlines()[-1]
   assert "worker 0 of 2 (the chief, from TF_CONFIG): lost contact with the other workers" in message, message
   assert f"worker 1 at 127.0.0.1:{ports[1]}" in message and "resumes" in message
-  assert [int(row["epoch"]) for row in history(run)] == [0]  # epoch 1 was committed, epoch 2 was not
+  assert [int(row["epoch"]) for row in history(run)] == [1]  # epoch 1 was committed, epoch 2 was not
 
   again = workers(dataset, run, ["none", "none"], free_ports(2), epochs=3)
   outputs = [process.communicate(timeout=300)[0] for process in again]
   assert [process.returncode for process in again] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
   assert f"Resuming {run} after epoch 1." in outputs[0] and f"Resuming {run} after epoch 1." in outputs[1]
-  assert [int(row["epoch"]) for row in history(run)] == [0, 1, 2]
+  assert [int(row["epoch"]) for row in history(run)] == [1, 2, 3]
   assert read_json(run / "results.json")["best_epoch"] in (1, 2, 3)
 
 

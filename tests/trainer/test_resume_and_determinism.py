@@ -50,7 +50,7 @@ def test_a_killed_run_resumes_at_the_next_epoch_and_skips_the_finished_warmup(ti
   recorder = EpochRecorder()
   run(config, extra_callbacks=[recorder], builder=tiny_synthetic)
   assert recorder.epochs == [2]  # neither the warm-up nor fine-tuning epoch 1 is trained again
-  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [0, 1, 2]
+  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2, 3]
   assert (tmp_path / "run" / "results.json").exists()
 
 

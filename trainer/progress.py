@@ -1,0 +1,55 @@
+"""Where a run is, so that an interrupt (Ctrl-C, SIGTERM) ends in one line saying what is kept and how to go on."""
+
+import json
+import os
+
+import keras
+
+from console import exits
+from trainer import run_dir
+
+
+class Progress(keras.callbacks.Callback):
+  """Follows the run through its stages, epochs and steps (a callback of every phase, and told the rest)."""
+
+  def __init__(self, epochs: int, model_dir: str):
+    super().__init__()
+    self.epochs, self.model_dir = epochs, model_dir
+    self.stage, self.detail = "starting", ""
+    self.epoch, self.step, self.steps = None, 0, None
+
+  def at(self, stage: str, detail: str = "") -> None:
+    self.stage, self.detail = stage, detail
+
+  def on_train_begin(self, logs=None):
+    self.steps = self.params.get("steps")
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.stage, self.epoch, self.step = "training", epoch, 0
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.step = batch + 1
+
+  def stopped(self, interrupt: KeyboardInterrupt, resume_command: str) -> exits.Stopped:
+    """The Stopped error for an interrupt now: where, what the run folder keeps, the command to go on."""
+    done = committed_epochs(self.model_dir)
+    kept = (f"epochs 1-{done} are kept in {self.model_dir} (the last finished epoch is {done})" if done
+            else "no epoch had finished, so nothing is kept")
+    where = {
+        "starting": "before training started",
+        "dataset": f"while building the dataset {self.detail}; the partial build was discarded",
+        "training": (f"in epoch {(self.epoch or 0) + 1} of {self.epochs}, step {self.step}"
+                     + (f" of {self.steps}" if self.steps else "")),
+        "exporting": "while exporting the final model",
+    }[self.stage]
+    go_on = "Resume with" if done else "Start again with"
+    return exits.Stopped(f"{exits.interrupt_name(interrupt)} {where}; {kept}. {go_on}: {resume_command}", interrupt)
+
+
+def committed_epochs(model_dir: str) -> int:
+  """How many epochs the run folder's commit record holds (0 if none, or if the record cannot be read)."""
+  try:
+    with open(os.path.join(model_dir, run_dir.BACKUP_DIR, run_dir.STATE_FILE)) as f:
+      return len(json.load(f)["history"])
+  except (OSError, ValueError, KeyError, TypeError):
+    return 0
