@@ -1,4 +1,5 @@
-"""Flags shared by evaluate, predict and gradcam: which model, which data, where the results go.
+"""Flags shared by evaluate, predict and gradcam: which model, which data, where the results go
+(the ways of scoring that gradcam cannot use are in cli/scoring_flags.py).
 
 (Not importable beside trainer.flags: both define --dataset, --data_dir and --batch_size.)
 """
@@ -7,7 +8,6 @@ import os
 
 from absl import flags
 
-from evaluation.neighbours import DEFAULT_NEIGHBOURS, DEFAULT_WEIGHT
 from storage import paths
 
 MODEL = flags.DEFINE_multi_string("model", [], "A trained model file (.keras), e.g. runs/x/best.keras; repeat "
@@ -24,16 +24,6 @@ BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per prediction batch
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the results go; default: a folder beside the model. "
                                  "An earlier result of the same tool there is replaced; any other folder with "
                                  "files in it is refused.")
-TTA = flags.DEFINE_bool("tta", False, "Test-time augmentation: average the 8 rotations/mirrors of each cell.")
-NEIGHBOUR_CORRECTION = flags.DEFINE_bool(
-    "neighbour_correction", False, "Also report/predict P(ALL) corrected by each cell's nearest neighbours among "
-    "the cells being scored (after Pan et al.; uses no label, so it works on the unlabelled test set).")
-NEIGHBOURS = flags.DEFINE_integer("neighbours", DEFAULT_NEIGHBOURS,
-                                  "Neighbourhood correction: how many most similar cells vote (chosen on the "
-                                  "training folds, BUILD.md).", lower_bound=1)
-NEIGHBOUR_WEIGHT = flags.DEFINE_float("neighbour_weight", DEFAULT_WEIGHT,
-                                      "Neighbourhood correction: the neighbours' share of a cell's corrected P(ALL).",
-                                      lower_bound=0.0, upper_bound=1.0)
 THRESHOLD = flags.DEFINE_float("threshold", 0.5, "A cell is called ALL when P(ALL) >= this.",
                                lower_bound=0.0, upper_bound=1.0)
 
@@ -50,11 +40,6 @@ def single_model_arguments(tool: str) -> tuple[str | None, str | None]:
   if len(models) + len(model_dirs) > 1:
     raise EvaluationError(f"{tool} explains one model: pass one --model or one --model_dir.")
   return (models or [None])[0], (model_dirs or [None])[0]
-
-
-def neighbour_arguments() -> tuple[int, float]:
-  """(k, weight) of the neighbourhood correction; k = 0 when it is off."""
-  return (NEIGHBOURS.value, NEIGHBOUR_WEIGHT.value) if NEIGHBOUR_CORRECTION.value else (0, 0.0)
 
 
 def dataset_arguments() -> tuple[str | None, str | None]:

@@ -52,6 +52,5 @@ def _prepared_builder(dataset: str, data_dir: str | None, manual_dir: str | None
     builder = tfds.builder(dataset, data_dir=data_dir)
     if builder.is_prepared():
       return builder
-    logging.info("Building %s in %s (once) ...", dataset, builder.data_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     return builder

@@ -32,3 +32,11 @@ def image_number(name: str) -> int | None:
   """17 for '17.bmp' (or .png); None for a name that is not a number."""
   match = NUMBERED_IMAGE.match(name)
   return int(match.group("number")) if match else None
+
+
+def file_order(names: list[str]) -> list[int]:
+  """Indices that put file names in the split's order: 1.bmp, 2.bmp, ..., 10.bmp by number, others by name."""
+  def key(i: int):
+    number = image_number(names[i])
+    return (0, number, "") if number is not None else (1, 0, names[i])
+  return sorted(range(len(names)), key=key)

@@ -5,6 +5,8 @@ Integers need nothing here: absl's `lower_bound=1` already means "a positive int
 checked at parse time and shown in --help, as absl shows its own bounds.
 """
 
+import sys
+
 from absl import flags
 
 
@@ -27,7 +29,9 @@ class _FloatInRange(flags.FloatParser):
 
 
 def _define(parser: _FloatInRange, name: str, default: float, help_text: str) -> flags.FlagHolder:
-  holder = flags.DEFINE(parser, name, default, help_text, serializer=flags.ArgumentSerializer())
+  # A key flag of the module that asked for it (not of this one), so its --help lists it.
+  caller = sys._getframe(2).f_globals["__name__"]
+  holder = flags.DEFINE(parser, name, default, help_text, serializer=flags.ArgumentSerializer(), module_name=caller)
   if parser.is_outside_bounds(default):
     raise ValueError(f"--{name}'s default {default} is not {parser.syntactic_help}")
   return holder

@@ -71,6 +71,11 @@ def _exit(code: int) -> None:
   sys.exit(code)
 
 
+def _end_progress_line() -> None:
+  """A progress bar redraws its line with \\r and no newline: start the message on a line of its own."""
+  print(file=sys.stdout, flush=True)
+
+
 def _one_line_reason(error: OSError) -> str:
   return f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}"
 
@@ -100,8 +105,10 @@ def run(main: Callable[[list[str]], object], on_data_loss: Callable[[Exception],
     try:
       main(argv[1:])
     except Stopped as stopped:
+      _end_progress_line()
       fail(str(stopped), stopped.exit_code)
     except KeyboardInterrupt as interrupt:
+      _end_progress_line()
       fail(f"{interrupt_name(interrupt)}: stopped; every file written so far is complete, nothing half-written "
            "was left.", EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
     except app.UsageError as error:

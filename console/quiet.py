@@ -34,8 +34,16 @@ def apply(verbosity_given: bool) -> None:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   for name in _CHATTY_LOGGERS:
     python_logging.getLogger(name).setLevel(python_logging.ERROR)
+  logging.get_absl_logger().addFilter(_no_library_notes)  # tfds logs through absl's own logger
   warnings.filterwarnings("ignore", category=DeprecationWarning)
   warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _no_library_notes(record: python_logging.LogRecord) -> bool:
+  """Drops a library's own warnings logged through absl (tfds' "Variant folder ... has no
+  dataset_info.json" on every first build); the project's and any ERROR pass."""
+  library = f"{os.sep}site-packages{os.sep}" in record.pathname
+  return record.levelno >= python_logging.ERROR or not library
 
 
 def import_tensorflow() -> None:

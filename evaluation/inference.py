@@ -30,9 +30,15 @@ def candidate_models(model: str | None, model_dir: str | None) -> list[str]:
   if bool(model) == bool(model_dir):
     raise EvaluationError("Pass exactly one of --model=<file.keras> and --model_dir=<a trainer run directory>.")
   if model:
+    if not os.path.exists(model):
+      raise EvaluationError(f"--model={model}: no such file.")
     if not os.path.isfile(model) or not model.endswith(".keras"):
       raise EvaluationError(f"--model={model}: not a .keras file (the trainer writes best.keras and model.keras).")
     return [model]
+  if not os.path.isdir(model_dir):
+    problem = ("it is a file, not a run folder (pass a .keras file as --model)" if os.path.exists(model_dir)
+               else "no such folder. Pass the folder a `python -m trainer` run wrote (its --model_dir)")
+    raise EvaluationError(f"--model_dir={model_dir}: {problem}.")
   found = [os.path.join(model_dir, name) for name in ("best.keras", "model.keras")
            if os.path.isfile(os.path.join(model_dir, name))]
   if not found:

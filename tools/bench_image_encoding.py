@@ -13,7 +13,9 @@ import json
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from cli.main import run
 from PIL import Image
 
 _IMAGES = flags.DEFINE_integer("images", 64, "How many synthetic cells to measure on.", lower_bound=1)
@@ -76,8 +78,7 @@ def measure(images: list[np.ndarray], repeats: int) -> dict:
   return results
 
 
-def main(argv):
-  del argv
+def main():
   import tensorflow as tf  # after flag parsing: TF's import is slow and noisy
   tf.config.threading.set_inter_op_parallelism_threads(1)
   tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -98,4 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main)

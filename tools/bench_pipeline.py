@@ -21,7 +21,9 @@ import os
 import platform
 import time
 
-from absl import app, flags, logging
+from absl import flags
+
+from cli.main import run
 
 from benchmarks.data import build_benchmark_data
 from benchmarks.pipeline import measure_all, report, table
@@ -39,9 +41,7 @@ _WARM_EPOCHS = flags.DEFINE_integer("warm_epochs", 3, "Epochs timed once the cac
 _OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write the JSON results.")
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)  # tfds logs every dataset it opens
+def main():
   size, batch, batches = _IMAGE_SIZE.value, _BATCH_SIZE.value, _BATCHES.value
   print(f"Building the benchmark data in {bench_flags.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
   builder, folder = build_benchmark_data(bench_flags.DATA_DIR.value, bench_flags.IMAGES_SCALE.value)
@@ -55,4 +55,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main)

@@ -15,7 +15,9 @@ Writes JSON and prints a table.
 import os
 import time
 
-from absl import app, flags, logging
+from absl import flags
+
+from cli.main import run
 
 from benchmarks.data import build_benchmark_data
 from benchmarks.training import measure_notebook, measure_system, report
@@ -31,9 +33,7 @@ _STEPS = flags.DEFINE_integer("steps", 20, "Training steps per epoch; the second
 _OUTPUT = flags.DEFINE_string("output", "bench_train.json", "Where to write the JSON results.")
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
+def main():
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
   print(f"Building the benchmark data in {bench_flags.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
   builder, folder = build_benchmark_data(bench_flags.DATA_DIR.value, bench_flags.IMAGES_SCALE.value)
@@ -56,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main)

@@ -28,6 +28,8 @@ flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it
 COMPARE_DIR = flags.DEFINE_string("compare_dir", None, "Where the runs and the summary go; default "
                                   "runs/tricks-<dataset>-<backbone>.")
 SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "One comparison per seed; the table shows mean ± sd.")
+flags.register_validator("seeds", lambda seeds: bool(seeds) and all(seed.isdigit() for seed in seeds),
+                         "must list one or more non-negative whole numbers, e.g. 1,2,3")
 SCORE_SPLIT = flags.DEFINE_string("score_split", "validation", "The subject-disjoint split every method is scored on.")
 
 TRAIN, TUNE = ("fold_0", "fold_1"), "fold_2"
@@ -38,10 +40,16 @@ VARIANTS = {"rgb": (0, "rgb"), "rgb_second_seed": (100, "rgb"), "optical_density
             "stain_normalised": (0, "stain_normalised")}
 
 
+for _name, _value in CPU_SIZED.items():
+  flags.FLAGS.set_default(_name, flags.FLAGS[_name].parser.parse(_value))  # --help shows what the runs use
+
+
 def trainer_arguments() -> list[str]:
-  """The trainer flags of every run: those given, and the CPU-sized settings for the rest."""
+  """The trainer flags of every run: those given, and the CPU-sized settings for the rest (but those
+  --quick sets, when it is given)."""
+  quick = trainer_flags.QUICK if flags.FLAGS.quick else {}
   for name, value in CPU_SIZED.items():
-    if not flags.FLAGS[name].present:
+    if not flags.FLAGS[name].present and name not in quick:
       flags.FLAGS[name].parse(value)  # now given, as far as the runs and config_from_flags are concerned
   return fold_runs.passthrough_flags(also_set_here=("seed", "input_transform")) + ["--nosaved_model"]
 

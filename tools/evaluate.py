@@ -20,10 +20,12 @@ import os
 
 from absl import flags
 
-from cli import model_flags
+from cli import model_flags, scoring_flags
+from cnmc_tfds.vocabulary import file_order
 from cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
+flags.adopt_module_key_flags(scoring_flags)
 
 SPLIT = flags.DEFINE_string("split", None, "Labelled split to score; default: the run's validation split "
                             "(from its config.json), else validation.")
@@ -52,7 +54,7 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
   dataset_arguments = model_flags.dataset_arguments()
   builder = sources.dataset_builder(ensembles.run_config(members, bool(dataset_arguments[0])), *dataset_arguments)
   sources.check_split(builder, split, labelled=True)
-  tta, (k, weight) = model_flags.TTA.value, model_flags.neighbour_arguments()
+  tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
   total = builder.info.splits[split].num_examples
   print(f"Scoring {'the model ' + members[0].path if count == 1 else f'an ensemble of {count} models'}\n"
         f"  on {builder.info.full_name} ({builder.data_dir}), split {split}: {total} images"
@@ -78,10 +80,11 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
   with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["models"][0]}) as scratch:
     with open(os.path.join(scratch, "metrics.json"), "w") as f:
       json.dump(results, f, indent=2)
-    _write_csv(os.path.join(scratch, "predictions.csv"), [
-        {"file_name": name.decode(), "subject_id": subject.decode(), "label": int(label),
+    names = [name.decode() for name in predicted[0]["file_name"]]
+    _write_csv(os.path.join(scratch, "predictions.csv"), [  # in the split's order: 1.bmp, 2.bmp, ...
+        {"file_name": names[i], "subject_id": subjects[i].decode(), "label": int(labels[i]),
          **{ensembles.csv_column(method): f"{p[i]:.6f}" for method, p in columns.items()}}
-        for i, (name, subject, label) in enumerate(zip(predicted[0]["file_name"], subjects, labels, strict=True))])
+        for i in file_order(names)])
     _write_csv(os.path.join(scratch, "subjects.csv"),
                [{"method": name, **row} for name, table in results["per_subject"].items() for row in table["subjects"]])
     writer = tf.summary.create_file_writer(os.path.join(scratch, "logs"))

@@ -20,12 +20,13 @@ import os
 
 from absl import flags
 
-from cnmc_tfds.vocabulary import CLASS_NAMES, TEST_SPLIT
+from cnmc_tfds.vocabulary import CLASS_NAMES, TEST_SPLIT, file_order
 from storage import paths
-from cli import model_flags
+from cli import model_flags, scoring_flags
 from cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
+flags.adopt_module_key_flags(scoring_flags)
 
 SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict (ignored with --images).")
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
@@ -62,7 +63,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
                                       "tools.predict")
   members = ensembles.load_members(models, model_dirs)
   source, read, total = _reader(ensembles.run_config(members, bool(model_flags.DATASET.value)))
-  tta, (k, weight) = model_flags.TTA.value, model_flags.neighbour_arguments()
+  tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
   print(f"Predicting {total} images of {source} with {members[0].path if count == 1 else f'{count} models'}"
         f"{', TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''} ...", flush=True)
   predicted = ensembles.predict_members(members, read, (tta,), features=k > 0, total=total)
@@ -80,7 +81,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
       zip_path = submission.write_submission(scratch, names, classes)
       message = f"Submission: {os.path.join(output_dir, os.path.basename(zip_path))} ({len(names)} lines)"
     else:
-      order = sorted(range(len(names)), key=names.__getitem__)
+      order = file_order(names)
       message = ("No isbi_valid.predict: the images are not named 1.bmp..N.bmp as in the challenge's test "
                  "sets; predictions.csv has every image.")
     with open(os.path.join(scratch, "predictions.csv"), "w", newline="") as f:

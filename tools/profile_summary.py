@@ -10,16 +10,18 @@ import json
 
 from absl import app
 
+from cli.main import run
 
-def main(argv):
-  if len(argv) != 2:
+
+def main(arguments: list[str]):
+  if len(arguments) != 1:
     raise app.UsageError("Usage: python -m tools.profile_summary <model_dir>")
   from trainer.profiles import newest_profile, summarise
   try:
-    print(json.dumps(summarise(newest_profile(argv[1])), indent=2))
+    print(json.dumps(summarise(newest_profile(arguments[0])), indent=2))
   except (FileNotFoundError, ValueError) as error:
     raise app.UsageError(str(error)) from None
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run(main, pass_arguments=True)

@@ -27,6 +27,12 @@ class Progress(keras.callbacks.Callback):
   def on_epoch_begin(self, epoch, logs=None):
     self.stage, self.epoch, self.step = "training", epoch, 0
 
+  def on_test_begin(self, logs=None):
+    self.stage = "validating"
+
+  def on_test_end(self, logs=None):
+    self.stage = "saving"  # the epoch's commit follows (trainer/checkpoints.py)
+
   def on_train_batch_end(self, batch, logs=None):
     self.step = batch + 1
 
@@ -35,11 +41,16 @@ class Progress(keras.callbacks.Callback):
     done = committed_epochs(self.model_dir)
     kept = (f"epochs 1-{done} are kept in {self.model_dir} (the last finished epoch is {done})" if done
             else "no epoch had finished, so nothing is kept")
+    if self.stage == "dataset":
+      return exits.Stopped(f"{exits.interrupt_name(interrupt)} while building the dataset {self.detail}: the "
+                           f"partial build is discarded and the next run builds it again. Start again with: "
+                           f"{resume_command}", interrupt)
     where = {
         "starting": "before training started",
-        "dataset": f"while building the dataset {self.detail}; the partial build was discarded",
         "training": (f"in epoch {(self.epoch or 0) + 1} of {self.epochs}, step {self.step}"
                      + (f" of {self.steps}" if self.steps else "")),
+        "validating": f"while validating epoch {(self.epoch or 0) + 1} of {self.epochs}",
+        "saving": f"while saving epoch {(self.epoch or 0) + 1} of {self.epochs}",
         "exporting": "while exporting the final model",
     }[self.stage]
     go_on = "Resume with" if done else "Start again with"

@@ -255,7 +255,8 @@ class _Run:
       if state.completed_epochs >= phase.end_epoch:
         continue
       first = max(phase.first_epoch, state.completed_epochs)
-      print(f"Phase {phase.name}: epochs {first + 1}-{phase.end_epoch} of {config.epochs}"
+      epochs = f"epoch {first + 1}" if first + 1 == phase.end_epoch else f"epochs {first + 1}-{phase.end_epoch}"
+      print(f"Phase {phase.name}: {epochs} of {config.epochs}"
             + (f" (resuming after epoch {first})" if first > phase.first_epoch else "")
             + f", learning rate {phase.learning_rate:g} ({phase.schedule})"
             + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)

@@ -149,6 +149,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         homepage=_HOMEPAGE,
     )
 
+  def _log_download_bytes(self) -> None:  # tfds' line gives sizes it does not know ("Unknown size")
+    print(f"Building {self.info.full_name} in {self.data_dir} (once) ...", flush=True)
+
+  def _log_download_done(self) -> None:
+    print(f"Built {self.info.full_name} in {self.data_dir}.", flush=True)
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     root = self._synthetic_download(dl_manager) if self.builder_config.synthetic else self._manual_dir(dl_manager)
     parts = layout.find_parts(root)
