@@ -6,10 +6,13 @@ passed through; a rerun skips finished runs and resumes an interrupted one.
 """
 
 import os
+import signal
 import subprocess
 import sys
 
 from absl import app, flags
+
+from console import exits
 
 from trainer import flags as trainer_flags
 
@@ -34,8 +37,36 @@ def train_run(run_dir: str, training: tuple[str, ...], held_out: str, arguments:
              f"--val_split={held_out}", f"--model_dir={run_dir}"]
   print(f"\n=== {os.path.basename(run_dir)}: training on {' + '.join(training)}, scoring on {held_out} ===\n"
         f"{' '.join(command)}", flush=True)
-  if subprocess.run(command).returncode != 0:
+  if _run_to_the_end(command, run_dir) != 0:
     raise app.UsageError(f"Training in {run_dir} failed (its output is above). Fix the cause and rerun: "
                          "finished runs are kept, and this one resumes.")
 
 
+
+
+def _run_to_the_end(command: list[str], run_dir: str) -> int:
+  """The trainer's exit status. Interrupted, the trainer is given time to stop cleanly (Ctrl-C reached it
+  too; SIGTERM is passed on) before the interrupt is reported with what is kept."""
+  process = subprocess.Popen(command)
+  try:
+    return process.wait()
+  except KeyboardInterrupt as interrupt:
+    _stop(process, signal.SIGTERM if isinstance(interrupt, exits.Terminated) else signal.SIGINT)
+    raise exits.Stopped(f"{exits.interrupt_name(interrupt)} while training {run_dir}: finished runs and that run's "
+                        "finished epochs are kept. Rerun the same command to continue.", interrupt) from None
+
+
+def _stop(process: subprocess.Popen, signum: int, grace_seconds: float = 60) -> None:
+  """Ends process: a Ctrl-C from a terminal reached the whole process group, so it gets a few seconds
+  on its own; then signum, then SIGKILL after grace_seconds."""
+  waits = [(5, None)] if signum == signal.SIGINT else []
+  for timeout, signal_first in [*waits, (grace_seconds, signum)]:
+    if signal_first is not None:
+      process.send_signal(signal_first)
+    try:
+      process.wait(timeout=timeout)
+      return
+    except subprocess.TimeoutExpired:
+      continue
+  process.kill()
+  process.wait()

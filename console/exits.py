@@ -72,7 +72,10 @@ def _exit(code: int) -> None:
 
 
 def _end_progress_line() -> None:
-  """A progress bar redraws its line with \\r and no newline: start the message on a line of its own."""
+  """Ignores further interrupts (a second Ctrl-C must not break the message into a traceback), and ends
+  the line a progress bar was redrawing with \\r, so the message starts on a line of its own."""
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
   print(file=sys.stdout, flush=True)
 
 

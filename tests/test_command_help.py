@@ -34,3 +34,43 @@ def test_help_lists_the_commands_flags_and_does_not_start_tensorflow(command):
   for flag in COMMANDS[command]:  # absl lists a boolean flag as --[no]name
     assert f"{flag}:" in result.stdout or f"--[no]{flag[2:]}:" in result.stdout, (flag, result.stdout[-2000:])
   assert result.stdout.strip().endswith("no tensorflow"), result.stderr[-2000:]
+
+
+HELPXML = """
+import runpy, sys
+sys.argv = [sys.argv[1], "--helpxml"]
+try:
+  runpy.run_module(sys.argv[0], run_name="__main__")
+except SystemExit:
+  pass
+"""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_numeric_flag_of_the_project_has_a_range(command):
+  import xml.etree.ElementTree as ElementTree
+  result = python("-c", HELPXML, command)
+  numeric = [flag for flag in ElementTree.fromstring(result.stdout).iter("flag")
+             if flag.findtext("type") in ("int", "float") and not flag.findtext("file").startswith("absl")]
+  assert numeric, result.stderr[-2000:]
+  unbounded = [flag.findtext("name") for flag in numeric
+               if flag.find("lower_bound") is None and flag.find("upper_bound") is None]
+  assert not unbounded, f"{command}: {unbounded} accept any number"
+
+
+@pytest.mark.parametrize("command, flag", [
+    ("trainer", "--learning_rate=-0.1"), ("trainer", "--fine_tune_learning_rate=0"), ("trainer", "--dropout=1"),
+    ("trainer", "--batch_size=0"), ("trainer", "--seed=-1"), ("tools.evaluate", "--threshold=1.5"),
+    ("tools.bench_train", "--images_scale=0"), ("tools.cross_validate", "--epochs=0"),
+    ("tools.compare_tricks", "--seeds=1,x"), ("tools.gradcam", "--count=0")])
+def test_a_number_out_of_range_is_refused_in_one_line_naming_the_flag(command, flag):
+  result = python("-m", command, flag)
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert result.returncode == 1 and len(lines) == 1, result.stderr[-2000:]
+  assert lines[0].startswith(f"error: flag {flag}") or lines[0].startswith(f"error: flag {flag.split('=')[0]}=")
+
+
+@pytest.mark.parametrize("command, flag", [("tools.gradcam", "--tta"), ("tools.gradcam", "--neighbours=3")])
+def test_a_flag_a_tool_cannot_honour_is_refused(command, flag):
+  result = python("-m", command, flag)
+  assert result.returncode == 1 and "Unknown command line flag" in result.stderr and "Traceback" not in result.stderr

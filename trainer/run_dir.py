@@ -97,6 +97,9 @@ def preflight(config: TrainConfig) -> Setup:
   if role is None or role.is_chief:  # only the chief uses the run folder
     check_writable(model_dir)
     check_model_dir(config, model_dir)
+    if os.path.exists(os.path.join(model_dir, CONFIG_FILE)) and not has_committed_epoch(model_dir):
+      print(f"{model_dir} holds no finished epoch (an earlier start failed or was stopped): starting afresh.",
+            flush=True)
     if os.path.exists(os.path.join(model_dir, RESULTS_FILE)):
       read_json(os.path.join(model_dir, RESULTS_FILE))
   return Setup(backbone, image_size, model_dir, weights, role)

@@ -66,10 +66,12 @@ def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int)
   return keras.optimizers.Adam(learning_rate)
 
 
-def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int):
-  atomic.write_json(os.path.join(model_dir, "config.json"), {
+def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int,
+                  profile: tuple[int, int] | None):
+  atomic.write_json(os.path.join(model_dir, run_dir.CONFIG_FILE), {
       "flags": config.to_json(),
-      "resolved": {"image_size": image_size, "model_dir": model_dir, **runtime.to_json()},
+      "resolved": {"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
+                   **runtime.to_json()},
       "dataset": {"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
                   "data_dir": str(builder.data_dir)},
       "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
@@ -84,8 +86,13 @@ def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tup
   return None if flag == (0, 0) else flag
 
 
+def _profile_text(profile: tuple[int, int] | None) -> str:
+  """What --profile_steps resolved to, as config.json and HParams record it: "5,8" or "off"."""
+  return f"{profile[0]},{profile[1]}" if profile else "off"
+
+
 def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
-               steps: int, strategy: tf.distribute.Strategy, extra) -> list:
+               steps: int, profile: tuple[int, int] | None, strategy: tf.distribute.Strategy, extra) -> list:
   logs = os.path.join(model_dir, "logs")
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
@@ -95,7 +102,6 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
       keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
   ]
-  profile = _profile_range(config.profile_steps, steps, config.epochs)
   if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
     callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))
   if sample_images is not None:
@@ -228,10 +234,12 @@ class _Run:
     builder = self.builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
     self.progress.at("starting")
     counts = data.check_splits(builder, config)
-    _write_config(model_dir, config, runtime, builder, self.image_size)
-    state = checkpoints.load_state(model_dir)
-
     train_ds, steps = data.train_input(builder, config, self.image_size, strategy, counts)
+    profile = _profile_range(config.profile_steps, steps, config.epochs)
+    _write_config(model_dir, config, runtime, builder, self.image_size, profile)
+    state = checkpoints.load_state(model_dir)
+    if not state.history:  # a fresh start: curves of an earlier start that finished no epoch would mix in
+      shutil.rmtree(os.path.join(model_dir, "logs"), ignore_errors=True)
     val_ds = data.val_input(builder, config, self.image_size)
     augmentation = AUGMENTATIONS[config.augmentation]
     with strategy.scope():
@@ -273,7 +281,7 @@ class _Run:
                 steps_per_epoch=steps, validation_data=val_ds,
                 shuffle=False,  # the pipeline shuffles
                 callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
-                                     strategy, [self.progress, *self.extra_callbacks]),
+                                     profile, strategy, [self.progress, *self.extra_callbacks]),
                 verbose="auto")
       state, sample_images = commit.state, None
 
@@ -289,7 +297,8 @@ class _Run:
                "final_model": os.path.join(model_dir, "model.keras"),
                "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
     best_row = state.history[best["epoch"]] if best else None
-    write_hparams(os.path.join(model_dir, "logs"), config, runtime.to_json(), best_row)
+    resolved = dataclasses.replace(config, profile_steps=profile or (0, 0))  # the steps profiled, not "auto"
+    write_hparams(os.path.join(model_dir, "logs"), resolved, runtime.to_json(), best_row)
     atomic.write_json(results_path, results)
     checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
     if self._is_chief:

@@ -121,3 +121,28 @@ def test_a_subject_in_two_folds_is_warned_about(tmp_path, download, caplog):
               download / KAGGLE / "training_data/fold_1/all/UID_1_9_1_all.bmp")
   build(tmp_path / "data", manual_dir=download)
   assert "['1'] appear in both fold_0 and fold_1" in caplog.text
+
+
+def as_a_mac_unpacks_it(download) -> int:
+  """Adds what macOS' archive tools leave: an AppleDouble `._` twin of every file under __MACOSX/, and one
+  beside the images; returns how many were added."""
+  files = [path for path in download.rglob("*") if path.is_file()]
+  for path in files:
+    twin = download / "__MACOSX" / path.relative_to(download).parent / f"._{path.name}"
+    twin.parent.mkdir(parents=True, exist_ok=True)
+    twin.write_bytes(b"\x00\x05\x16\x07AppleDouble")
+  (download / FOLD_0_ALL / "._UID_1_1_1_all.bmp").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+  return len(files) + 1
+
+
+def as_a_spreadsheet_saves_it(labels) -> None:
+  labels.write_bytes(b"\xef\xbb\xbf" + labels.read_bytes())  # "CSV UTF-8" starts with a byte-order mark
+
+
+def test_a_download_unpacked_on_a_mac_with_labels_saved_by_a_spreadsheet_builds(tmp_path, download, caplog):
+  skipped = as_a_mac_unpacks_it(download)
+  as_a_spreadsheet_saves_it(download / LABELS)
+  builder = build(tmp_path / "data", manual_dir=download)
+  rows = (download / LABELS).read_text(encoding="utf-8-sig").strip().splitlines()[1:]
+  assert builder.info.splits["validation"].num_examples == len(rows)
+  assert f"Skipped {skipped} macOS metadata files" in caplog.text

@@ -41,3 +41,17 @@ def test_tfds_build_reports_a_missing_download_without_a_traceback(tmp_path):
   assert result.returncode != 0
   assert "Traceback" not in output
   assert "is incomplete" in output and "fold_0" in output and str(manual) in output
+
+
+@pytest.mark.slow
+def test_tfds_build_takes_a_download_unpacked_on_a_mac_with_labels_saved_by_a_spreadsheet(tmp_path):
+  from tests.cnmc_tfds.helpers import DUMMY_DATA
+  from tests.cnmc_tfds.test_build_errors import LABELS, as_a_mac_unpacks_it, as_a_spreadsheet_saves_it
+  download = tmp_path / "download"
+  shutil.copytree(DUMMY_DATA / "kaggle", download)
+  skipped = as_a_mac_unpacks_it(download)
+  as_a_spreadsheet_saves_it(download / LABELS)
+  result = run_tfds("cnmc/real", "--imports=cnmc_tfds", f"--data_dir={tmp_path / 'data'}", f"--manual_dir={download}")
+  assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+  assert f"Skipped {skipped} macOS metadata files" in result.stdout + result.stderr
+  assert tfds.builder("cnmc/real", data_dir=str(tmp_path / "data")).info.splits["validation"].num_examples == 3

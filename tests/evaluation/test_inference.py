@@ -74,10 +74,17 @@ def test_model_resolution_errors(tmp_path):
     resolve_model(None, None)
   with pytest.raises(EvaluationError, match="exactly one"):
     resolve_model("a.keras", str(tmp_path))
-  with pytest.raises(EvaluationError, match="not a .keras file"):
+  with pytest.raises(EvaluationError, match="missing.keras: no such file"):
     resolve_model(str(tmp_path / "missing.keras"), None)
+  (tmp_path / "notes.txt").write_text("")
+  with pytest.raises(EvaluationError, match="not a .keras file"):
+    resolve_model(str(tmp_path / "notes.txt"), None)
   with pytest.raises(EvaluationError, match="neither best.keras nor model.keras"):
     resolve_model(None, str(tmp_path))
+  with pytest.raises(EvaluationError, match="does-not-exist: no such folder"):
+    resolve_model(None, str(tmp_path / "does-not-exist"))
+  with pytest.raises(EvaluationError, match="it is a file, not a run folder"):
+    resolve_model(None, str(tmp_path / "notes.txt"))
   (tmp_path / "model.keras").write_bytes(b"")
   assert resolve_model(None, str(tmp_path)).endswith("model.keras")
   (tmp_path / "best.keras").write_bytes(b"")

@@ -31,3 +31,19 @@ def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_p
 def test_the_splits_and_seeds_are_the_tools_own(tmp_path):
   result = module("tools.compare_tricks", "--seed=3", f"--compare_dir={tmp_path}", timeout=60)
   assert result.returncode == 1 and "sets" in result.stderr and "seed" in result.stderr.splitlines()[-1]
+
+
+def test_quick_is_passed_on_and_not_overridden_by_the_cpu_sized_settings(tmp_path):
+  # cnmc/real is not built in an empty data folder: the first run fails at once, after its command is printed.
+  result = module("tools.compare_tricks", "--quick", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data",
+                  "--seeds=1", f"--compare_dir={tmp_path}/tricks", timeout=120)
+  command = next(line for line in result.stdout.splitlines() if " -m trainer " in line)
+  assert "--quick" in command and "--backbone=small_cnn" in command and "--weights=none" in command
+  assert "--epochs=" not in command and "--image_size=" not in command  # --quick decides these
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_help_gives_the_defaults_the_runs_use():
+  result = module("tools.compare_tricks", "--help", timeout=60)
+  backbone = result.stdout.split("--backbone:")[1].split("--")[0]
+  assert "(default: 'small_cnn')" in backbone

@@ -34,11 +34,14 @@ def trained_run(tiny_synthetic, tmp_path_factory):
   final model predicted for the validation split before it was saved."""
   from pipeline.input_pipeline import make_eval_dataset
   model_dir = tmp_path_factory.mktemp("trained") / "run"
-  images = np.concatenate([x.numpy() for x, _ in make_eval_dataset(tiny_synthetic, image_size=64, batch_size=32)])
+  batches = list(make_eval_dataset(tiny_synthetic, image_size=64, batch_size=32, metadata=("file_name",)))
+  images = np.concatenate([batch["image"].numpy() for batch in batches])
+  names = [name.decode() for batch in batches for name in batch["file_name"].numpy()]
   recorder = ValidationPredictions(images)
   run(tiny_config(model_dir, backbone="small_cnn", image_size=64, epochs=3, steps_per_epoch=6, validation_steps=0,
                   learning_rate=3e-3), extra_callbacks=[recorder], builder=tiny_synthetic)
-  np.save(model_dir.parent / "trainer_probabilities.npy", recorder.probabilities)
+  (model_dir.parent / "trainer_probabilities.json").write_text(json.dumps(
+      dict(zip(names, map(float, recorder.probabilities), strict=True))))
   return model_dir
 
 
@@ -70,6 +73,7 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
     for key in ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity"):
       assert metrics["scores"][name][key] == pytest.approx(expected[key], abs=1e-5), (name, key)
   assert len(rows) == metrics["scores"]["plain"]["images"] == 12
+  assert [r["file_name"] for r in rows] == [f"{i}.bmp" for i in range(1, 13)]  # the split's order
   subjects = {r["subject_id"] for r in rows}
   assert {s["subject"] for s in metrics["per_subject"]["plain"]["subjects"]} == subjects
   for picture in ("roc.png", "confusion_matrix.png", "confusion_matrix_tta.png"):
@@ -87,8 +91,10 @@ def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_pat
   # Probabilities, not a thresholded score: a cell near 0.5 may flip on a rounding difference.
   result = tool("evaluate", f"--model={trained_run / 'model.keras'}", f"--output_dir={tmp_path / 'final'}")
   assert result.returncode == 0, result.stderr[-3000:]
-  reloaded = [float(r["probability"]) for r in read_csv(tmp_path / "final" / "predictions.csv")]
-  in_trainer = np.load(trained_run.parent / "trainer_probabilities.npy")
+  rows = read_csv(tmp_path / "final" / "predictions.csv")
+  by_name = json.loads((trained_run.parent / "trainer_probabilities.json").read_text())
+  reloaded = [float(r["probability"]) for r in rows]
+  in_trainer = np.array([by_name[r["file_name"]] for r in rows])
   np.testing.assert_allclose(reloaded, in_trainer, atol=2e-6)
   assert np.abs(in_trainer - 0.5).max() > 0.05  # the model has moved away from a coin flip
   # best.keras: the loss the trainer logged for its epoch, recomputed from the reloaded model's predictions.
@@ -298,3 +304,40 @@ def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_
 def test_gradcam_refuses_an_ensemble(trained_run, second_model, tmp_path):
   result = tool("gradcam", f"--model_dir={trained_run}", f"--model={second_model}", f"--output_dir={tmp_path / 'g'}")
   assert result.returncode == 1 and "explains one model" in result.stderr
+
+
+def test_a_run_folder_that_does_not_exist_is_named_as_such(tmp_path):
+  result = tool("predict", f"--model_dir={tmp_path}/runs/does-not-exist")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert f"--model_dir={tmp_path}/runs/does-not-exist: no such folder" in result.stderr
+
+
+@pytest.mark.slow  # the trainer's test of the same message is fast (tests/trainer/test_faults.py)
+def test_a_damaged_dataset_is_named_by_the_tools_too(trained_run, tiny_synthetic, tmp_path):
+  folder = tmp_path / "cnmc" / "synthetic_tiny" / "1.0.0"
+  shutil.copytree(tiny_synthetic.data_dir, folder)
+  shard = next(folder.glob("cnmc-validation.tfrecord-*"))
+  shard.write_bytes(shard.read_bytes()[:1000])
+  result = tool("evaluate", f"--model_dir={trained_run}", f"--dataset={folder}", f"--output_dir={tmp_path}/out")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert f"{folder} is damaged: {shard}" in result.stderr and "--overwrite" in result.stderr
+  assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["evaluate", "predict", "gradcam"])
+def test_ctrl_c_stops_a_tool_in_one_line_and_leaves_no_result(trained_run, tmp_path, name):
+  import signal
+  import sys
+  import time
+  from tests.support.subprocesses import REPO, environment
+  process = subprocess.Popen([sys.executable, "-m", f"tools.{name}", f"--model_dir={trained_run}",
+                              f"--output_dir={tmp_path}/out"], cwd=REPO, env=environment(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  time.sleep(4)  # TensorFlow has started, the model is loading or predicting
+  process.send_signal(signal.SIGINT)
+  _, stderr = process.communicate(timeout=60)
+  lines = [line for line in stderr.splitlines() if line.strip()]
+  assert process.returncode == 130 and len(lines) == 1, stderr[-2000:]
+  assert lines[0].startswith("error: Interrupted (Ctrl-C)")
+  assert not (tmp_path / "out").exists()

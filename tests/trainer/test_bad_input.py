@@ -70,6 +70,9 @@ def test_model_dir_with_other_settings_is_refused(tmp_path):
   config = tiny_config(tmp_path)
   other = dataclasses.asdict(dataclasses.replace(config, batch_size=64))
   (tmp_path / "config.json").write_text(json.dumps({"flags": other}))
+  check_model_dir(config, str(tmp_path))  # no epoch was committed: not a run, its settings do not bind
+  (tmp_path / "backup").mkdir()
+  (tmp_path / "backup" / "state.json").write_text(json.dumps({"history": [{"epoch": 0}]}))
   with pytest.raises(TrainerError, match="batch_size: 64 there, 8 now"):
     check_model_dir(config, str(tmp_path))
   check_model_dir(dataclasses.replace(config, batch_size=64, epochs=50), str(tmp_path))  # more epochs: resume

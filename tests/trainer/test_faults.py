@@ -1,6 +1,7 @@
 """Faults and misuse: one clear line and a non-zero exit, no traceback, and nothing a user had is lost."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def test_splits_without_both_classes_are_refused_with_their_counts(tiny_syntheti
 
 def test_damaged_run_files_are_named_as_damaged(tiny_synthetic, tmp_path):
   (tmp_path / "config.json").write_text("")
+  (tmp_path / "results.json").write_text("{}")  # a finished run: its record of settings matters
   assert_one_clear_error(trainer(tiny_synthetic.data_dir, f"--model_dir={tmp_path}"),
                          f"{tmp_path}/config.json is damaged")
 
@@ -144,3 +146,54 @@ def test_a_run_folder_with_history_but_no_commit_record_is_refused_and_left_alon
   with pytest.raises(TrainerError, match="cannot be resumed safely"):
     run(tiny_config(tmp_path), builder=tiny_synthetic)
   assert (tmp_path / "history.csv").read_text() == "epoch,loss\n0,0.7\n"
+
+
+@pytest.mark.slow
+def test_a_failed_start_leaves_nothing_behind_and_blocks_not_the_command_its_error_advises(tiny_synthetic, tmp_path):
+  offline = {"KERAS_HOME": str(tmp_path / "keras")}  # no cached ImageNet weights, and no network here
+  effnet = [f"--dataset={tiny_synthetic.data_dir}", "--backbone=effnetb3", "--image_size=32", "--batch_size=8",
+            "--epochs=1", "--steps_per_epoch=1", "--validation_steps=1", "--nosaved_model", "--profile_steps=0,0"]
+  failed = module("trainer", *effnet, f"--model_dir={tmp_path}/new", env=offline)
+  assert_one_clear_error(failed, "Could not download the ImageNet weights", "--weights=none")
+  assert not (tmp_path / "new").exists()  # the folder it made is gone again
+  (tmp_path / "mine").mkdir()  # a folder the user made stays, with the failed start's record in it
+  failed = module("trainer", *effnet, f"--model_dir={tmp_path}/mine", env=offline)
+  assert_one_clear_error(failed, "--weights=none")
+  assert json.loads((tmp_path / "mine" / "config.json").read_text())["flags"]["weights"] == "imagenet"
+  advised = module("trainer", *effnet, "--weights=none", f"--model_dir={tmp_path}/mine", env=offline)
+  assert advised.returncode == 0, advised.stderr[-2000:]
+  assert "holds no finished epoch (an earlier start failed or was stopped): starting afresh" in advised.stdout
+  assert json.loads((tmp_path / "mine" / "config.json").read_text())["flags"]["weights"] == "none"
+
+
+def test_an_unbuilt_dataset_leaves_no_run_folder(tmp_path):
+  result = module("trainer", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data", *SMALL,
+                  f"--model_dir={tmp_path}/run")
+  assert_one_clear_error(result, "tfds build cnmc/real --imports=cnmc_tfds")
+  assert not (tmp_path / "run").exists()
+
+
+def damaged_copy(tiny_synthetic, tmp_path, damage) -> tuple:
+  """A copy of the tiny dataset with its fold_0 shard damaged by damage(bytes) -> bytes."""
+  folder = tmp_path / "cnmc" / "synthetic_tiny" / "1.0.0"
+  shutil.copytree(tiny_synthetic.data_dir, folder)
+  shard = next(folder.glob("cnmc-fold_0.tfrecord-*"))
+  shard.write_bytes(damage(shard.read_bytes()))
+  return folder, shard
+
+
+def test_a_shard_cut_short_is_named_with_the_command_that_rebuilds_it(tiny_synthetic, tmp_path):
+  folder, shard = damaged_copy(tiny_synthetic, tmp_path, lambda data: data[:len(data) // 2])  # a copy cut short
+  result = trainer(folder, f"--model_dir={tmp_path}/run")
+  assert_one_clear_error(result, f"{folder} is damaged: {shard}",
+                         f"tfds build cnmc/synthetic_tiny --imports=cnmc_tfds --data_dir={tmp_path} --overwrite")
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_shard_damaged_inside_is_named_once_read(tiny_synthetic, tmp_path):
+  def flip(data: bytes) -> bytes:  # the same size: only reading the records finds it (their checksums)
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:]
+  folder, shard = damaged_copy(tiny_synthetic, tmp_path, flip)
+  result = trainer(folder, f"--model_dir={tmp_path}/run")
+  assert_one_clear_error(result, f"{folder} is damaged: {shard} cannot be read", "--overwrite")

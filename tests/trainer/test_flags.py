@@ -37,10 +37,18 @@ def test_lists_and_ranges_are_parsed(parse):
 
 
 @pytest.mark.parametrize("argv,message", [(["--profile_steps=9,5"], "first <= last"),
-                                          (["--epochs=0"], "at least 1"),
                                           (["--epochs=2", "--warmup_epochs=3"], "warmup_epochs")])
 def test_inconsistent_flags_are_refused(parse, argv, message):
   with pytest.raises(TrainerError, match=message):
+    parse(*argv)
+
+
+@pytest.mark.parametrize("argv,message", [(["--epochs=0"], "not a positive integer"),
+                                          (["--learning_rate=-0.1"], "not a number > 0"),
+                                          (["--dropout=1.0"], r"not a number in the range \[0, 1\)"),
+                                          (["--warmup_epochs=-1"], "not a non-negative integer")])
+def test_numbers_out_of_range_are_refused_as_they_are_parsed(parse, argv, message):
+  with pytest.raises(flags.IllegalFlagValueError, match=message):
     parse(*argv)
 
 

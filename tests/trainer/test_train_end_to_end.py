@@ -58,6 +58,7 @@ def test_resolved_configuration_is_written(finished_run):
   assert config["resolved"]["precision"] == "float32" and config["resolved"]["xla"] is False  # CPU auto
   assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic_tiny", "version": "1.0.0"}
   assert config["versions"]["tensorflow"] == tf.__version__
+  assert config["resolved"]["profile_steps"] == "2,4"
 
 
 def test_every_epoch_metric_reaches_tensorboard(finished_run):
@@ -124,6 +125,7 @@ def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_aft
   run(config, builder=tiny_synthetic)  # resumes at epoch 3
   assert len(profiles.profile_runs(tmp_path)) == 1
   assert profiles.summarise(profiles.newest_profile(str(tmp_path)))["steps_seen"] == 2  # steps 4-5: epoch 2
+  assert read_json(tmp_path / "config.json")["resolved"]["profile_steps"] == "4,5"  # what auto chose, recorded
 
 
 def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
@@ -136,6 +138,7 @@ def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
   assert session.hparams["backbone"].string_value == "small_cnn"
   assert session.hparams["batch_size"].number_value == 8
   assert session.hparams["runtime_precision"].string_value == "float32"
+  assert session.hparams["profile_steps"].string_value == "2,4"  # the steps profiled, not the flag's "auto"
   best_row = history(model_dir)[json_best_epoch(model_dir)]
   for metric in ("weighted_f1", "auc", "sensitivity", "specificity"):
     event = accumulator.Tensors(f"hparams/best_val_{metric}")[0]
