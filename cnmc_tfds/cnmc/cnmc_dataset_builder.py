@@ -6,6 +6,7 @@
 
 import csv
 import dataclasses
+import io
 from collections.abc import Iterator
 
 import numpy as np
@@ -81,12 +82,12 @@ def _training_files(fold_dir: epath.Path) -> list[tuple[epath.Path, CellName]]:
 
 def _prelim_rows(parts: layout.DownloadParts) -> list[dict]:
   """The labels CSV, checked against the image folder: every row's file exists and vice versa."""
-  with parts.prelim_labels.open(encoding="utf-8-sig") as f:  # a spreadsheet's "CSV UTF-8" starts with a BOM
-    reader = csv.DictReader(f)
-    if not reader.fieldnames or not set(_LABEL_COLUMNS) <= set(reader.fieldnames):
-      raise DatasetError(f"'{parts.prelim_labels}' must have the header {','.join(_LABEL_COLUMNS)}; "
-                         f"it has {reader.fieldnames}.")
-    rows = list(reader)
+  text = parts.prelim_labels.read_bytes().decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
+  reader = csv.DictReader(io.StringIO(text))
+  if not reader.fieldnames or not set(_LABEL_COLUMNS) <= set(reader.fieldnames):
+    raise DatasetError(f"'{parts.prelim_labels}' must have the header {','.join(_LABEL_COLUMNS)}; "
+                       f"it has {reader.fieldnames}.")
+  rows = list(reader)
   images = {path.name for path in _image_files(parts.prelim_images)}
   for line, row in enumerate(rows, start=2):
     where = f"'{parts.prelim_labels}' line {line}"

@@ -60,7 +60,15 @@ def _subdirs(folder: epath.Path) -> dict[str, epath.Path]:
 
 
 def _count_files(folder: epath.Path) -> int:
-  return sum(1 for path in folder.rglob("*") if not path.is_dir())
+  """Files below folder, at any depth (epath has no recursive glob on every file system)."""
+  count, queue = 0, [folder]
+  while queue:
+    for entry in queue.pop().iterdir():
+      if entry.is_dir():
+        queue.append(entry)
+      else:
+        count += 1
+  return count
 
 
 def _walk(root: epath.Path) -> tuple[list[epath.Path], list[epath.Path], int]:

@@ -125,14 +125,15 @@ def test_a_subject_in_two_folds_is_warned_about(tmp_path, download, caplog):
 
 def as_a_mac_unpacks_it(download) -> int:
   """Adds what macOS' archive tools leave: an AppleDouble `._` twin of every file under __MACOSX/, and one
-  beside the images; returns how many were added."""
+  beside the images; returns how many such files the download then holds."""
   files = [path for path in download.rglob("*") if path.is_file()]
+  already = sum(path.name.startswith("._") for path in files)  # the fake download has one
   for path in files:
     twin = download / "__MACOSX" / path.relative_to(download).parent / f"._{path.name}"
     twin.parent.mkdir(parents=True, exist_ok=True)
     twin.write_bytes(b"\x00\x05\x16\x07AppleDouble")
   (download / FOLD_0_ALL / "._UID_1_1_1_all.bmp").write_bytes(b"\x00\x05\x16\x07AppleDouble")
-  return len(files) + 1
+  return len(files) + 1 + already
 
 
 def as_a_spreadsheet_saves_it(labels) -> None:

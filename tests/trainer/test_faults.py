@@ -152,7 +152,8 @@ def test_a_run_folder_with_history_but_no_commit_record_is_refused_and_left_alon
 def test_a_failed_start_leaves_nothing_behind_and_blocks_not_the_command_its_error_advises(tiny_synthetic, tmp_path):
   offline = {"KERAS_HOME": str(tmp_path / "keras")}  # no cached ImageNet weights, and no network here
   effnet = [f"--dataset={tiny_synthetic.data_dir}", "--backbone=effnetb3", "--image_size=32", "--batch_size=8",
-            "--epochs=1", "--steps_per_epoch=1", "--validation_steps=1", "--nosaved_model", "--profile_steps=0,0"]
+            "--epochs=2", "--warmup_epochs=1", "--steps_per_epoch=1", "--validation_steps=1", "--nosaved_model",
+            "--profile_steps=0,0"]
   failed = module("trainer", *effnet, f"--model_dir={tmp_path}/new", env=offline)
   assert_one_clear_error(failed, "Could not download the ImageNet weights", "--weights=none")
   assert not (tmp_path / "new").exists()  # the folder it made is gone again

@@ -36,7 +36,9 @@ def committed(model_dir) -> int:
 
 
 def the_error_line(stderr: str) -> str:
-  lines = [line for line in stderr.splitlines() if line.strip()]
+  """The one line on stderr besides progress bars (the dataset build's, redrawn with \\r)."""
+  lines = [line for line in stderr.replace("\r", "\n").splitlines()
+           if line.strip() and not line.startswith(("Drawing synthetic cells", "Generating", "Shuffling"))]
   assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in stderr, stderr[-3000:]
   return lines[0]
 
