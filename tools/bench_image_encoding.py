@@ -9,13 +9,13 @@ does), plus the encoding cost the dataset build pays once. Then times PNG decode
 """
 
 import io
-import json
 import time
 
 import numpy as np
 from absl import flags
 
 from cli.main import run
+from storage import atomic
 from PIL import Image
 
 _IMAGES = flags.DEFINE_integer("images", 64, "How many synthetic cells to measure on.", lower_bound=1)
@@ -94,8 +94,7 @@ def main():
   print(f"\nPNG 450 px -> {_RESIZE_TO.value} px, ms per image, one thread:")
   for name, ms in resize.items():
     print(f"  {name:32}{ms:7.2f}")
-  with open(_OUTPUT.value, "w") as f:
-    json.dump({"images": _IMAGES.value, "results": results, "resize_ms": resize}, f, indent=2)
+  atomic.write_json(_OUTPUT.value, {"images": _IMAGES.value, "results": results, "resize_ms": resize})
 
 
 if __name__ == "__main__":

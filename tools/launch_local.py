@@ -22,6 +22,7 @@ import time
 from absl import flags
 
 from cli.main import fail, run
+from console import exits
 
 WORKERS = flags.DEFINE_integer("workers", 2, "How many trainer processes to start.", lower_bound=1)
 GPUS = flags.DEFINE_list("gpus", [], "GPU indices to share out (CUDA_VISIBLE_DEVICES), the same number to each "
@@ -99,13 +100,13 @@ def launch(arguments: list[str], workers: int, gpus: list[str]) -> int:
     processes.append(process)
     relays.append(threading.Thread(target=_relay, args=(process, f"[worker {index}]"), daemon=True))
     relays[-1].start()
+  interrupted = None
   try:
     status = _wait_for_chief(processes)
-  except KeyboardInterrupt:
-    print("[launcher] interrupted: stopping the workers.", flush=True)
+  except KeyboardInterrupt as interrupt:  # the workers are stopped below, each saying what it keeps
+    interrupted, status = interrupt, None
     for process in processes:
       process.send_signal(signal.SIGINT)
-    status = 130
   deadline = time.monotonic() + GRACE_SECONDS
   for index, process in enumerate(processes):
     try:
@@ -116,6 +117,9 @@ def launch(arguments: list[str], workers: int, gpus: list[str]) -> int:
       process.wait()
   for relay in relays:
     relay.join(timeout=5)
+  if interrupted is not None:
+    raise exits.Stopped(f"{exits.interrupt_name(interrupted)}: every worker was stopped; the chief's --model_dir "
+                        "keeps its finished epochs. Rerun the same command to resume.", interrupted)
   failed = [i for i, p in enumerate(processes) if p.returncode]
   print(f"[launcher] the chief exited with status {status}"
         + (f"; worker(s) {', '.join(map(str, failed))} failed (output above)." if failed else "."), flush=True)

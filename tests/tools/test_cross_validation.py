@@ -58,3 +58,28 @@ def test_leakage_plans_share_subjects_by_image_and_none_by_subject(tiny_syntheti
       assert (not shared) if kind == "by_subject" else len(shared) > len(val_subjects) / 2  # a random cut leaks
       validated.append(val_files)
     assert set().union(*validated) == every_image and sum(map(len, validated)) == len(every_image)  # once each
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_fold_trainer_and_the_tool_each_in_one_line(tiny_synthetic, tmp_path):
+  import os
+  import signal
+  import sys
+  import time
+  from tests.support.subprocesses import REPO, environment
+  flags = [f for f in SMOKE if not f.startswith(("--epochs", "--steps_per_epoch"))]
+  process = subprocess.Popen([sys.executable, "-m", "tools.cross_validate", f"--dataset={tiny_synthetic.data_dir}",
+                              f"--cv_dir={tmp_path}", *flags, "--epochs=50", "--steps_per_epoch=30"],
+                             cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+  deadline = time.monotonic() + 300
+  while not (tmp_path / "fold_0" / "backup" / "state.json").exists():
+    assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+    time.sleep(0.2)
+  os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the tool and its fold trainer
+  _, stderr = process.communicate(timeout=120)
+  errors = [line for line in stderr.splitlines() if line.strip()]
+  assert process.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+  assert len(errors) == 2 and errors[0].startswith("error: Interrupted (Ctrl-C) ") and "Resume with" in errors[0]
+  assert errors[1].startswith(f"error: Interrupted (Ctrl-C) while training {tmp_path / 'fold_0'}")
+  assert "Rerun the same command to continue" in errors[1]

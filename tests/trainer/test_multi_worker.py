@@ -131,6 +131,6 @@ def test_an_interrupted_launcher_stops_every_worker(tiny_synthetic, tmp_path):
   launcher.send_signal(signal.SIGINT)
   rest = launcher.communicate(timeout=120)[0]
   assert launcher.returncode == 130 and time.monotonic() - started < 60
-  assert "[launcher] interrupted: stopping the workers." in rest
+  assert "error: Interrupted (Ctrl-C): every worker was stopped" in rest and "Traceback" not in rest
   survivors = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
   assert not survivors, survivors
