@@ -4,9 +4,11 @@ import pytest
 
 from tests.support.subprocesses import python
 
+# python -c CHECK <module> <flag>: runs the command with the flag (--help, --helpxml), then says whether
+# TensorFlow was imported.
 CHECK = """
 import runpy, sys
-sys.argv = [sys.argv[1], "--help"]
+sys.argv = sys.argv[1:3]
 try:
   runpy.run_module(sys.argv[0], run_name="__main__")
 except SystemExit:
@@ -30,27 +32,18 @@ COMMANDS = {
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_lists_the_commands_flags_and_does_not_start_tensorflow(command):
-  result = python("-c", CHECK, command)
+  result = python("-c", CHECK, command, "--help")
   for flag in COMMANDS[command]:  # absl lists a boolean flag as --[no]name
     assert f"{flag}:" in result.stdout or f"--[no]{flag[2:]}:" in result.stdout, (flag, result.stdout[-2000:])
   assert result.stdout.strip().endswith("no tensorflow"), result.stderr[-2000:]
 
 
-HELPXML = """
-import runpy, sys
-sys.argv = [sys.argv[1], "--helpxml"]
-try:
-  runpy.run_module(sys.argv[0], run_name="__main__")
-except SystemExit:
-  pass
-"""
-
-
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_numeric_flag_of_the_project_has_a_range(command):
   import xml.etree.ElementTree as ElementTree
-  result = python("-c", HELPXML, command)
-  numeric = [flag for flag in ElementTree.fromstring(result.stdout).iter("flag")
+  result = python("-c", CHECK, command, "--helpxml")
+  xml = result.stdout.rsplit("\n", 2)[0]  # CHECK's own last line follows the XML
+  numeric = [flag for flag in ElementTree.fromstring(xml).iter("flag")
              if flag.findtext("type") in ("int", "float") and not flag.findtext("file").startswith("absl")]
   assert numeric, result.stderr[-2000:]
   unbounded = [flag.findtext("name") for flag in numeric
