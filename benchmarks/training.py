@@ -1,12 +1,11 @@
 """Training images/s of the shipped trainer against the notebooks' approach (see tools/bench_train.py)."""
 
-import csv
 import os
 import time
 
 from absl import logging
 
-from trainer.run_dir import HISTORY_FILE
+from run_folder import record
 
 
 def measure_notebook(folder: str, backbone_name: str, size: int, batch: int, steps: int) -> float | None:
@@ -49,9 +48,7 @@ def measure_system(data_dir: str, builder, backbone_name: str, size: int, batch:
       profile_steps=(2 * steps + 1, 3 * steps - 2))  # inside the third epoch
 
   run(config, builder=builder)
-  with open(os.path.join(model_dir, HISTORY_FILE), newline="") as f:
-    rows = list(csv.DictReader(f))
-  rate = float(rows[1]["images_per_second"])  # the second epoch, as for the notebook
+  rate = record.read_history(model_dir)[1]["images_per_second"]  # the second epoch, as for the notebook
   return {"images_per_second": rate, "profile": summarise(newest_profile(model_dir))}
 
 

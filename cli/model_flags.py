@@ -8,6 +8,7 @@ import os
 
 from absl import flags
 
+from run_folder import layout
 from storage import paths
 
 MODEL = flags.DEFINE_multi_string("model", [], "A trained model file (.keras), e.g. runs/x/best.keras; repeat "
@@ -55,7 +56,7 @@ def output_dir(model_path: str, name: str, tool: str) -> str:
   path = paths.expand_path(OUTPUT_DIR.value) or os.path.join(os.path.dirname(os.path.abspath(model_path)), name)
   run_dir = os.path.dirname(os.path.abspath(model_path))
   protected = {"the model": model_path,
-               "its training run": run_dir if os.path.exists(os.path.join(run_dir, "config.json")) else None}
+               "its training run": run_dir if os.path.exists(os.path.join(run_dir, layout.CONFIG)) else None}
   try:
     return result_dirs.check_result_dir(path, tool, protected)
   except result_dirs.UnsafeResultDir as error:

@@ -9,6 +9,7 @@ import os
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from evaluation import inference, scores, sources
 from evaluation.errors import EvaluationError
+from run_folder import layout
 
 REPORTED = ("weighted_f1", "auc", "accuracy", "sensitivity", "specificity")
 
@@ -32,8 +33,8 @@ def score_run(run_dir: str, held_out: str, batch_size: int) -> dict:
   Raises:
     EvaluationError: the run has no usable model.keras, or its dataset is gone.
   """
-  model_path = os.path.join(run_dir, "model.keras")
-  builder = sources.dataset_builder(inference.run_config(model_path), None, None)
+  model_path = os.path.join(run_dir, layout.FINAL_MODEL)
+  builder = sources.dataset_builder(inference.run_record(model_path), None, None)
   model, image_size = inference.load_classifier(model_path)
   print(f"Scoring {model_path} on {builder.info.full_name} ({builder.data_dir}), split {held_out} ...", flush=True)
   batches, _ = sources.split_batches(builder, held_out, image_size, batch_size, metadata=("subject_id",))

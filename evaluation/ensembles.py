@@ -12,6 +12,7 @@ import numpy as np
 
 from evaluation import inference, neighbours
 from evaluation.errors import EvaluationError
+from run_folder import record
 
 @dataclasses.dataclass
 class Member:
@@ -35,15 +36,15 @@ def first_model_path(models: list[str], model_dirs: list[str]) -> str:
   return inference.resolve_model(models[0], None) if models else inference.resolve_model(None, model_dirs[0])
 
 
-def run_config(members: list[Member], dataset_given: bool) -> dict:
-  """The run config of the first member that has one (a bare .keras file has none); members trained on
+def run_record(members: list[Member], dataset_given: bool) -> record.RunRecord | None:
+  """The run record of the first member that has one (a bare .keras file has none); members trained on
   different datasets need --dataset to say which to read."""
-  configs = [inference.run_config(m.path) for m in members]
-  datasets = {c["dataset"]["name"] + "/" + c["dataset"]["config"] for c in configs if "dataset" in c}
+  records = [r for r in (inference.run_record(m.path) for m in members) if r is not None]
+  datasets = {r.dataset_name for r in records if r.dataset_name}
   if len(datasets) > 1 and not dataset_given:
     raise EvaluationError(f"The ensemble's members were trained on different datasets ({', '.join(sorted(datasets))}):"
                           " pass --dataset to say which to score.")
-  return next((config for config in configs if config), {})
+  return records[0] if records else None
 
 
 def predict_members(members: list[Member], read, tta_modes, features: bool, total: int) -> list[dict]:

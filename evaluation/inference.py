@@ -4,7 +4,6 @@ Test-time augmentation averages the 8 symmetries of the square (4 rotations by 9
 also mirrored): cells have no orientation, and these 8 move pixels without resampling them.
 """
 
-import json
 import os
 import sys
 import zipfile
@@ -16,6 +15,7 @@ import tensorflow as tf
 import pipeline.augment  # noqa: F401  (registers the augmentation layer for loading)
 import pipeline.input_transforms  # noqa: F401  (and the input transform layer)
 from evaluation.errors import EvaluationError
+from run_folder import layout, record
 
 TTA_VIEWS = 8
 
@@ -39,7 +39,7 @@ def candidate_models(model: str | None, model_dir: str | None) -> list[str]:
     problem = ("it is a file, not a run folder (pass a .keras file as --model)" if os.path.exists(model_dir)
                else "no such folder. Pass the folder a `python -m trainer` run wrote (its --model_dir)")
     raise EvaluationError(f"--model_dir={model_dir}: {problem}.")
-  found = [os.path.join(model_dir, name) for name in ("best.keras", "model.keras")
+  found = [os.path.join(model_dir, name) for name in layout.MODEL_FILES
            if os.path.isfile(os.path.join(model_dir, name))]
   if not found:
     raise EvaluationError(f"--model_dir={model_dir} holds neither best.keras nor model.keras: is it a finished "
@@ -47,17 +47,13 @@ def candidate_models(model: str | None, model_dir: str | None) -> list[str]:
   return found
 
 
-def run_config(model_path: str) -> dict:
-  """The config.json of the run the model comes from ({} if there is none): its dataset and splits."""
-  path = os.path.join(os.path.dirname(model_path), "config.json")
-  if not os.path.exists(path):
-    return {}
+def run_record(model_path: str) -> record.RunRecord | None:
+  """The record of the run the model comes from (None for a model file outside a run): its dataset, splits."""
   try:
-    with open(path) as f:
-      return json.load(f)
-  except ValueError as error:
-    raise EvaluationError(f"{path} is damaged ({error}). It names the dataset the model was trained on: restore "
-                          "it, or pass --dataset (and --split) explicitly and --model=<the .keras file>.") from None
+    return record.read_record(os.path.dirname(model_path))
+  except record.DamagedRecord as error:
+    raise EvaluationError(f"{error}. It names the dataset the model was trained on: restore it, or pass "
+                          "--dataset (and --split) explicitly and --model=<the .keras file>.") from None
 
 
 def load_classifier(model_path: str) -> tuple[keras.Model, int]:
@@ -108,15 +104,12 @@ def make_predict_fn(model: keras.Model, tta: bool):
   return predict
 
 
-POOL_LAYER = "pool"  # the trainer's pooled backbone features: a cell's embedding
-
-
 def make_feature_fn(model: keras.Model):
   """(B, S, S, 3) uint8 -> (B, D) float32 pooled backbone features of the plain view."""
   try:
-    pool = model.get_layer(POOL_LAYER)
+    pool = model.get_layer(layout.FEATURE_LAYER)
   except ValueError:
-    raise EvaluationError(f"The model '{model.name}' has no layer named {POOL_LAYER!r} (models trained by "
+    raise EvaluationError(f"The model '{model.name}' has no layer named {layout.FEATURE_LAYER!r} (models trained by "
                           "`python -m trainer` have it), so it gives no features for the neighbourhood "
                           "correction.") from None
   features = keras.Model(model.inputs, pool.output)

@@ -11,13 +11,15 @@ import tensorflow_datasets as tfds
 from cnmc_tfds.loading import load_builder
 from cnmc_tfds.vocabulary import TEST_SPLIT, base_splits
 from evaluation.errors import EvaluationError
+from run_folder import layout, record
 
 
-def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None) -> tfds.core.DatasetBuilder:
+def dataset_builder(run: record.RunRecord | None, dataset: str | None,
+                    data_dir: str | None) -> tfds.core.DatasetBuilder:
   """The data a model is evaluated on.
 
   Args:
-    run_config: the model's run config.json ({} if it has none).
+    run: the record of the model's training run (None if it has none).
     dataset: --dataset: a TFDS name/config or a prepared folder (built first if synthetic and missing).
     data_dir: --data_dir for a named dataset.
   Returns:
@@ -29,16 +31,14 @@ def dataset_builder(run_config: dict, dataset: str | None, data_dir: str | None)
   """
   if dataset:
     return load_builder(dataset, data_dir)
-  recorded = run_config.get("dataset")
-  if not recorded:
-    raise EvaluationError("Which dataset? The model has no training run's config.json beside it to say. Pass "
+  if run is None or not run.dataset_name:
+    raise EvaluationError(f"Which dataset? The model has no training run's {layout.CONFIG} beside it to say. Pass "
                           "--dataset (e.g. cnmc/real, or the folder of a prepared dataset).")
-  name = f"{recorded.get('name')}/{recorded.get('config')} {recorded.get('version')}"
-  prepared = recorded.get("data_dir", "")
+  prepared = run.dataset_folder
   if not os.path.isfile(os.path.join(prepared, "dataset_info.json")):
-    raise EvaluationError(f"The model was trained on {name}, read from {prepared}, which is not there any more. "
-                          f"Pass --dataset=<the folder it moved to> (or --dataset={recorded.get('name')}/"
-                          f"{recorded.get('config')} --data_dir=<its data dir>).")
+    raise EvaluationError(f"The model was trained on {run.dataset_name} {run.dataset.get('version')}, read from "
+                          f"{prepared}, which is not there any more. Pass --dataset=<the folder it moved to> (or "
+                          f"--dataset={run.dataset_name} --data_dir=<its data dir>).")
   return load_builder(prepared)
 
 

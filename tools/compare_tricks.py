@@ -19,6 +19,7 @@ from absl import flags
 
 from cli import fold_runs
 from cli.main import require_writable, run
+from run_folder import layout
 from storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
@@ -69,8 +70,8 @@ def main():
       run_dir = os.path.join(compare_dir, f"seed{seed}-{variant}")
       fold_runs.train_run(run_dir, TRAIN, TUNE, arguments + [f"--seed={seed + offset}",
                                                              f"--input_transform={transform}"])
-      models[variant] = os.path.join(run_dir, "model.keras")
-    builder = sources.dataset_builder(inference.run_config(models["rgb"]), None, None)
+      models[variant] = os.path.join(run_dir, layout.FINAL_MODEL)
+    builder = sources.dataset_builder(inference.run_record(models["rgb"]), None, None)
     batch = config.batch_size
     print(f"\n=== seed {seed}: choosing the neighbourhood correction on {TUNE}, scoring on {SCORE_SPLIT.value} ===",
           flush=True)

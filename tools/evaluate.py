@@ -21,7 +21,7 @@ import os
 from absl import flags
 
 from cli import model_flags, scoring_flags
-from cnmc_tfds.vocabulary import file_order
+from cnmc_tfds.vocabulary import VALIDATION_SPLIT, file_order
 from cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
@@ -47,12 +47,13 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
 
   first = ensembles.first_model_path(models, model_dirs)
   count = len(models) + len(model_dirs)
-  split = split or inference.run_config(first).get("flags", {}).get("val_split", "validation")
+  run = inference.run_record(first)
+  split = split or (run.val_split if run else VALIDATION_SPLIT)
   output_dir = model_flags.output_dir(first, f"eval-{split}" + (f"-ensemble{count}" if count > 1 else ""),
                                       "tools.evaluate")
   members = ensembles.load_members(models, model_dirs)
   dataset_arguments = model_flags.dataset_arguments()
-  builder = sources.dataset_builder(ensembles.run_config(members, bool(dataset_arguments[0])), *dataset_arguments)
+  builder = sources.dataset_builder(ensembles.run_record(members, bool(dataset_arguments[0])), *dataset_arguments)
   sources.check_split(builder, split, labelled=True)
   tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
   total = builder.info.splits[split].num_examples

@@ -13,7 +13,7 @@ import os
 
 from absl import flags
 
-from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM
+from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM, VALIDATION_SPLIT
 from cli import model_flags
 from cli.main import run
 
@@ -62,11 +62,11 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   from trainer.pictures import image_grid, save_picture
 
   model_path = inference.resolve_model(model_file, model_dir)
-  run_config = inference.run_config(model_path)
-  split = SPLIT.value or run_config.get("flags", {}).get("val_split", "validation")
+  run = inference.run_record(model_path)
+  split = SPLIT.value or (run.val_split if run else VALIDATION_SPLIT)
   output_dir = model_flags.output_dir(model_path, f"gradcam-{split}", "tools.gradcam")
   model, model_path, image_size = inference.load_run_model(model_file, model_dir)
-  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
+  builder = sources.dataset_builder(run, *model_flags.dataset_arguments())
   sources.check_split(builder, split, labelled=True)
 
   def batches():

@@ -19,6 +19,7 @@ from absl import flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
 from cli import fold_runs
 from cli.main import require_writable, run
+from run_folder import layout
 from storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
@@ -60,7 +61,7 @@ def main():
       run_dir = os.path.join(demo_dir, name)
       fold_runs.train_run(run_dir, training, held_out, arguments)
       runs[name] = cross_validation.score_run(run_dir, held_out, config.batch_size)
-      builder = sources.dataset_builder(inference.run_config(os.path.join(run_dir, "model.keras")), None, None)
+      builder = sources.dataset_builder(inference.run_record(os.path.join(run_dir, layout.FINAL_MODEL)), None, None)
       runs[name].update(trained_on=list(training), held_out=held_out,
                         shared_subjects=shared_subjects(builder, training, held_out))
     summary = cross_validation.summarise(list(runs.values()))

@@ -32,7 +32,7 @@ SPLIT = flags.DEFINE_string("split", TEST_SPLIT, "Split of --dataset to predict 
 IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to predict instead of a split.")
 
 
-def _reader(run_config: dict):
+def _reader(run):
   """(name of the source, read(image_size) -> batches of {"image", "file_name"}, number of images)."""
   from evaluation import image_folder, sources
   batch_size = model_flags.BATCH_SIZE.value
@@ -41,7 +41,7 @@ def _reader(run_config: dict):
     names = image_folder.list_images(folder)
     return (os.path.basename(os.path.normpath(folder)),
             lambda size: image_folder.folder_batches(folder, names, size, batch_size), len(names))
-  builder = sources.dataset_builder(run_config, *model_flags.dataset_arguments())
+  builder = sources.dataset_builder(run, *model_flags.dataset_arguments())
   sources.check_split(builder, SPLIT.value, labelled=False)
   total = builder.info.splits[SPLIT.value].num_examples
   print(f"Data: {builder.info.full_name} ({builder.data_dir}), split {SPLIT.value}")
@@ -62,7 +62,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
   output_dir = model_flags.output_dir(first, f"predict-{_source_name()}" + (f"-ensemble{count}" if count > 1 else ""),
                                       "tools.predict")
   members = ensembles.load_members(models, model_dirs)
-  source, read, total = _reader(ensembles.run_config(members, bool(model_flags.DATASET.value)))
+  source, read, total = _reader(ensembles.run_record(members, bool(model_flags.DATASET.value)))
   tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
   print(f"Predicting {total} images of {source} with {members[0].path if count == 1 else f'{count} models'}"
         f"{', TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''} ...", flush=True)

@@ -23,11 +23,10 @@ import os
 import keras
 from absl import logging
 
+from run_folder.layout import BACKUP_DIR, BEST_MODEL, HISTORY, STATE
 from storage import atomic
 from trainer.errors import TrainerError
-from trainer.run_dir import BACKUP_DIR, HISTORY_FILE, STATE_FILE
 
-BEST_MODEL = "best.keras"
 KEPT_WEIGHTS = 2  # the newest and its predecessor, in case the newest is damaged
 
 
@@ -78,7 +77,7 @@ def _finish_commit(model_dir: str, state: RunState) -> None:
   for stray in glob.glob(os.path.join(model_dir, "best.*.partial.keras")):
     os.remove(stray)  # from uncommitted epochs
   if state.history:
-    atomic.write_text(os.path.join(model_dir, HISTORY_FILE), _history_csv(state.history))
+    atomic.write_text(os.path.join(model_dir, HISTORY), _history_csv(state.history))
   backup = _backup_dir(model_dir)
   for path in glob.glob(os.path.join(backup, "*.weights.h5")):
     if os.path.basename(path) not in state.weights:
@@ -90,11 +89,11 @@ def load_state(model_dir: str) -> RunState:
   completed and anything an uncommitted epoch or a killed writer left removed (call it holding the lock)."""
   for folder in (model_dir, _backup_dir(model_dir)):
     atomic.remove_strays(folder)
-  path = os.path.join(_backup_dir(model_dir), STATE_FILE)
+  path = os.path.join(_backup_dir(model_dir), STATE)
   if not os.path.exists(path):
     state = RunState()
-    if os.path.exists(os.path.join(model_dir, HISTORY_FILE)):  # history.csv is only written after a commit
-      raise TrainerError(f"{model_dir} holds a history.csv but no {BACKUP_DIR}/{STATE_FILE}: it was trained by an "
+    if os.path.exists(os.path.join(model_dir, HISTORY)):  # history.csv is only written after a commit
+      raise TrainerError(f"{model_dir} holds a history.csv but no {BACKUP_DIR}/{STATE}: it was trained by an "
                          f"older version of cnmc, or its {BACKUP_DIR}/ was removed, so it cannot be resumed "
                          "safely. Train in a new --model_dir (this one is left as it is).")
   else:
@@ -172,7 +171,7 @@ class EpochCommit(keras.callbacks.Callback):
       self.model.save_weights(temporary)
     self.state = RunState(history=[*self.state.history, row], best=best,
                           weights=[name, *self.state.weights][:KEPT_WEIGHTS])
-    atomic.write_json(os.path.join(_backup_dir(self.model_dir), STATE_FILE), self.state.to_json())  # the commit
+    atomic.write_json(os.path.join(_backup_dir(self.model_dir), STATE), self.state.to_json())  # the commit
     _finish_commit(self.model_dir, self.state)
 
 

@@ -8,6 +8,7 @@ import keras
 
 from pipeline.augment import CellAugmentation
 from pipeline.input_transforms import input_transform_layer
+from run_folder import layout
 from trainer.backbones import Backbone
 from trainer.weights import build_with_weights
 
@@ -43,7 +44,7 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
     x = preprocessing(x)
   base = build_with_weights(backbone, (image_size, image_size, 3), weights)
   x = base(x)
-  x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+  x = keras.layers.GlobalAveragePooling2D(name=layout.FEATURE_LAYER)(x)  # the evaluation's cell embedding
   x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
   # The probability is computed in float32 even under mixed precision: a float16 sigmoid saturates.
   outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)

@@ -9,10 +9,12 @@ import glob
 import os
 import re
 
+from run_folder import layout
+
 
 def profile_runs(model_dir: str) -> list[str]:
   """The profile folders the trainer wrote under model_dir, oldest first."""
-  return sorted(glob.glob(os.path.join(model_dir, "logs", "train", "plugins", "profile", "*")))
+  return sorted(glob.glob(os.path.join(model_dir, *layout.PROFILE_DIR, "*")))
 
 
 def has_profile(model_dir: str) -> bool:

@@ -6,7 +6,7 @@ import os
 import keras
 
 from console import exits
-from trainer import run_dir
+from run_folder import layout
 
 
 class Progress(keras.callbacks.Callback):
@@ -60,7 +60,7 @@ class Progress(keras.callbacks.Callback):
 def committed_epochs(model_dir: str) -> int:
   """How many epochs the run folder's commit record holds (0 if none, or if the record cannot be read)."""
   try:
-    with open(os.path.join(model_dir, run_dir.BACKUP_DIR, run_dir.STATE_FILE)) as f:
+    with open(os.path.join(model_dir, layout.BACKUP_DIR, layout.STATE)) as f:
       return len(json.load(f)["history"])
   except (OSError, ValueError, KeyError, TypeError):
     return 0

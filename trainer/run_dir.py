@@ -12,17 +12,12 @@ import shlex
 import shutil
 import sys
 
+from run_folder import layout, record
 from storage import locks, paths
 from trainer import backbones, cluster
 from trainer.config import TrainConfig, dataset_label
 from trainer.errors import TrainerError
 from trainer.weights import resolve_weights
-
-RESULTS_FILE = "results.json"
-CONFIG_FILE = "config.json"
-BACKUP_DIR = "backup"
-STATE_FILE = "state.json"  # in BACKUP_DIR: the commit record of the finished epochs (trainer/checkpoints.py)
-HISTORY_FILE = "history.csv"
 
 # Settings that may change when a run in --model_dir is continued: they do not change the model,
 # the data or the optimisation of the epochs already trained.
@@ -71,12 +66,12 @@ def claimed(model_dir: str):
       raise
 
 
-def read_json(path: str) -> dict:
+def read_results(model_dir: str) -> dict | None:
+  """The finished run's results.json (None while the run is not finished)."""
   try:
-    with open(path) as f:
-      return json.load(f)
-  except ValueError as error:
-    raise TrainerError(f"{path} is damaged ({error}). Move it aside (or use a new --model_dir).") from None
+    return record.read_results(model_dir)
+  except record.DamagedRecord as error:
+    raise TrainerError(f"{error}. Move it aside (or use a new --model_dir).") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,11 +92,10 @@ def preflight(config: TrainConfig) -> Setup:
   if role is None or role.is_chief:  # only the chief uses the run folder
     check_writable(model_dir)
     check_model_dir(config, model_dir)
-    if os.path.exists(os.path.join(model_dir, CONFIG_FILE)) and not has_committed_epoch(model_dir):
+    if os.path.exists(os.path.join(model_dir, layout.CONFIG)) and not has_committed_epoch(model_dir):
       print(f"{model_dir} holds no finished epoch (an earlier start failed or was stopped): starting afresh.",
             flush=True)
-    if os.path.exists(os.path.join(model_dir, RESULTS_FILE)):
-      read_json(os.path.join(model_dir, RESULTS_FILE))
+    read_results(model_dir)  # a damaged one is named now, not after TensorFlow has started
   return Setup(backbone, image_size, model_dir, weights, role)
 
 
@@ -118,7 +112,7 @@ def resume_command(config: TrainConfig) -> str:
 def has_committed_epoch(model_dir: str) -> bool:
   """Whether a run in model_dir finished at least one epoch (or the whole run)."""
   return any(os.path.exists(os.path.join(model_dir, *parts))
-             for parts in ((BACKUP_DIR, STATE_FILE), (RESULTS_FILE,), (HISTORY_FILE,)))
+             for parts in ((layout.BACKUP_DIR, layout.STATE), (layout.RESULTS,), (layout.HISTORY,)))
 
 
 def check_model_dir(config: TrainConfig, model_dir: str) -> None:
@@ -127,15 +121,16 @@ def check_model_dir(config: TrainConfig, model_dir: str) -> None:
   A folder in which no epoch was ever committed holds no run (a start that failed or was stopped
   early): its settings do not bind, and the new run replaces them.
   """
-  path = os.path.join(model_dir, CONFIG_FILE)
-  if not os.path.exists(path) or not has_committed_epoch(model_dir):
+  if not has_committed_epoch(model_dir):
     return
   try:
-    with open(path) as f:
-      previous = json.load(f)["flags"]
-  except (ValueError, KeyError, TypeError) as error:
-    raise TrainerError(f"{path} is damaged ({type(error).__name__}: {error}). It records the settings of the run "
-                       f"in {model_dir}; restore it, or train in a new --model_dir.") from None
+    previous_record = record.read_record(model_dir)
+  except record.DamagedRecord as error:
+    raise TrainerError(f"{error}. It records the settings of the run in {model_dir}; restore it, or train in a "
+                       "new --model_dir.") from None
+  if previous_record is None:
+    return
+  previous = previous_record.flags
   current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
   defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
   changed = sorted(k for k in current.keys() | previous.keys()

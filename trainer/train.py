@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.loading import load_builder
+from run_folder import layout, record
 from storage import atomic
 from trainer import checkpoints, cluster, data, multi_worker, profiles, replicas, run_dir, runtime as runtime_lib
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
@@ -68,14 +69,13 @@ def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int)
 
 def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int,
                   profile: tuple[int, int] | None):
-  atomic.write_json(os.path.join(model_dir, run_dir.CONFIG_FILE), {
-      "flags": config.to_json(),
-      "resolved": {"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
-                   **runtime.to_json()},
-      "dataset": {"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
-                  "data_dir": str(builder.data_dir)},
-      "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-  })
+  record.write_record(model_dir, record.RunRecord(
+      flags=config.to_json(),
+      resolved={"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
+                **runtime.to_json()},
+      dataset={"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
+               "data_dir": str(builder.data_dir)},
+      versions={"tensorflow": tf.__version__, "keras": keras.__version__}))
 
 
 def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tuple[int, int] | None:
@@ -93,7 +93,7 @@ def _profile_text(profile: tuple[int, int] | None) -> str:
 
 def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
                steps: int, profile: tuple[int, int] | None, strategy: tf.distribute.Strategy, extra) -> list:
-  logs = os.path.join(model_dir, "logs")
+  logs = os.path.join(model_dir, layout.LOGS_DIR)
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
       checkpoints.StopOnNonFiniteLoss(phase.name),  # first: a diverged epoch must never be committed
@@ -112,10 +112,10 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
 
 def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
   """model.keras and saved_model/, each appearing complete or not at all."""
-  with atomic.atomic_path(os.path.join(model_dir, "model.keras"), suffix=".keras") as temporary:
+  with atomic.atomic_path(os.path.join(model_dir, layout.FINAL_MODEL), suffix=".keras") as temporary:
     model.save(temporary)
   if saved_model:
-    target = os.path.join(model_dir, "saved_model")
+    target = os.path.join(model_dir, layout.SAVED_MODEL)
     scratch = f"{target}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
     atomic.recover_dir(target)
@@ -213,11 +213,10 @@ class _Run:
   def _train(self, model_dir: str) -> dict:
     config, role = self.config, self.role
     run_dir.check_model_dir(config, model_dir)
-    results_path = os.path.join(model_dir, run_dir.RESULTS_FILE)
-    finished = os.path.exists(results_path)
+    finished = os.path.exists(os.path.join(model_dir, layout.RESULTS))
     if finished and role is None:
       print(f"{model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
-      return run_dir.read_json(results_path)
+      return run_dir.read_results(model_dir)
 
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -228,7 +227,7 @@ class _Run:
     strategy = runtime.strategy
     if role and replicas.share_numbers(strategy, [float(finished)])[0]:  # the chief's folder decides
       print(f"{self.run_folder} holds a finished run; nothing to do (pass a new --model_dir to train again).")
-      return run_dir.read_json(results_path) if role.is_chief else {}
+      return run_dir.read_results(model_dir) if role.is_chief else {}
     keras.mixed_precision.set_global_policy(runtime.precision)
     self.progress.at("dataset", config.dataset)
     builder = self.builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
@@ -239,7 +238,7 @@ class _Run:
     _write_config(model_dir, config, runtime, builder, self.image_size, profile)
     state = checkpoints.load_state(model_dir)
     if not state.history:  # a fresh start: curves of an earlier start that finished no epoch would mix in
-      shutil.rmtree(os.path.join(model_dir, "logs"), ignore_errors=True)
+      shutil.rmtree(os.path.join(model_dir, layout.LOGS_DIR), ignore_errors=True)
     val_ds = data.val_input(builder, config, self.image_size)
     augmentation = AUGMENTATIONS[config.augmentation]
     with strategy.scope():
@@ -293,13 +292,13 @@ class _Run:
     best = state.best
     results = {"best_epoch": best["epoch"] + 1 if best else None,
                "best_val_weighted_f1": best["value"] if best else None,
-               "best_model": os.path.join(model_dir, checkpoints.BEST_MODEL),
-               "final_model": os.path.join(model_dir, "model.keras"),
-               "saved_model": os.path.join(model_dir, "saved_model") if config.saved_model else None}
+               "best_model": os.path.join(model_dir, layout.BEST_MODEL),
+               "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
+               "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
     best_row = state.history[best["epoch"]] if best else None
     resolved = dataclasses.replace(config, profile_steps=profile or (0, 0))  # the steps profiled, not "auto"
-    write_hparams(os.path.join(model_dir, "logs"), resolved, runtime.to_json(), best_row)
-    atomic.write_json(results_path, results)
+    write_hparams(os.path.join(model_dir, layout.LOGS_DIR), resolved, runtime.to_json(), best_row)
+    record.write_results(model_dir, results)
     checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
     if self._is_chief:
       _print_summary(config, model_dir, state)
