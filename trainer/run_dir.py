@@ -14,7 +14,8 @@ import sys
 
 from run_folder import layout, record
 from storage import locks, paths
-from trainer import backbones, cluster
+from trainer import backbones
+from trainer.distributed import cluster
 from trainer.config import TrainConfig, dataset_label
 from trainer.errors import TrainerError
 from trainer.weights import resolve_weights

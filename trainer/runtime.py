@@ -6,8 +6,8 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from trainer import multi_worker
-from trainer.cluster import Role
+from trainer.distributed import multi_worker
+from trainer.distributed.cluster import Role
 from trainer.errors import TrainerError
 
 _PRECISIONS = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16", "float32": "float32"}
@@ -40,7 +40,7 @@ def _describe(gpus) -> str:
 
 def _strategy(flag: str, gpus, role: Role | None, peer_timeout: int, slurm_port: int
               ) -> tuple[tf.distribute.Strategy, str]:
-  if role is not None:  # --strategy=auto or multi_worker in a cluster (trainer/cluster.py)
+  if role is not None:  # --strategy=auto or multi_worker in a cluster (trainer/distributed/cluster.py)
     return multi_worker.make_strategy(role, peer_timeout, slurm_port), "multi_worker"
   if flag == "auto":
     flag = "mirrored" if len(gpus) > 1 else "one_device"
@@ -61,7 +61,7 @@ def decide(mixed_precision: str, xla: str, strategy: str, deterministic: bool, r
   Args:
     mixed_precision, xla, strategy: the flags' values ("auto" or a choice).
     deterministic: --deterministic (turns XLA off).
-    role: this process's place in a multi-worker job (trainer.cluster.detect), None when alone.
+    role: this process's place in a multi-worker job (trainer.distributed.cluster.detect), None when alone.
     peer_timeout, slurm_port: --peer_timeout and --slurm_port (multi-worker only).
   Returns:
     Runtime: device description, Keras dtype policy, XLA on/off, the tf.distribute strategy.

@@ -9,12 +9,9 @@ A killed run resumes where it stopped: every finished epoch is committed to disk
 trainer/checkpoints.py), so a kill -9 loses at most the epoch in progress.
 """
 
-import contextlib
 import dataclasses
-import math
 import os
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
@@ -23,7 +20,8 @@ from absl import logging
 from cnmc_tfds.loading import load_builder
 from run_folder import layout, record
 from storage import atomic
-from trainer import checkpoints, cluster, data, multi_worker, profiles, replicas, run_dir, runtime as runtime_lib
+from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
+from trainer.distributed import jobs, replicas
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.metrics import WeightedF1, training_metrics
@@ -142,181 +140,107 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Se
     console.exits.Stopped: Ctrl-C or SIGTERM, with what is kept and the command that resumes.
   """
   setup = setup or run_dir.preflight(config)
+  job = jobs.job_for(setup.model_dir, setup.role)
   progress = Progress(config.epochs, setup.model_dir)
-  run = _Run(config, extra_callbacks, builder, setup.backbone, setup.image_size, setup.weights, setup.model_dir,
-             setup.role, progress)
   try:
-    if setup.role is None or setup.role.is_chief:
-      with run_dir.claimed(setup.model_dir):
-        return run.train(setup.model_dir)
-    with _worker_folder(setup.role) as scratch:  # the chief writes the run folder; this worker's copies go here
-      run.train(scratch)
-      return {}
+    with job.folder() as model_dir, job.lost_peers_reported():
+      return _train(config, setup, job, model_dir, progress, builder, [progress, *extra_callbacks])
   except KeyboardInterrupt as interrupt:
     raise progress.stopped(interrupt, run_dir.resume_command(config)) from None
 
 
-@contextlib.contextmanager
-def _worker_folder(role: cluster.Role):
-  folder = tempfile.mkdtemp(prefix=f"cnmc-worker{role.rank}-")
-  try:
-    yield folder
-  finally:
-    shutil.rmtree(folder, ignore_errors=True)
+def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, model_dir: str, progress: Progress,
+           builder, extra_callbacks: list) -> dict:
+  """The run, writing into model_dir; `job` says what differs when several processes run it."""
+  run_dir.check_model_dir(config, model_dir)  # again, now that this run holds the folder's lock
+  keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic, setup.role,
+                               config.peer_timeout, config.slurm_port)
+  print(runtime.summary(), flush=True)
+  strategy = runtime.strategy
+  finished = job.finished(model_dir, strategy)
+  if finished is not None:
+    print(f"{setup.model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
+    return finished
+  keras.mixed_precision.set_global_policy(runtime.precision)
 
+  # The data, and the run's record of what made it.
+  progress.at("dataset", config.dataset)
+  builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
+  progress.at("starting")
+  counts = data.check_splits(builder, config)
+  train_ds, steps = data.train_input(builder, config, setup.image_size, strategy, counts)
+  val_ds = data.val_input(builder, config, setup.image_size)
+  profile = _profile_range(config.profile_steps, steps, config.epochs)
+  _write_config(model_dir, config, runtime, builder, setup.image_size, profile)
 
-@dataclasses.dataclass
-class _Run:
-  config: TrainConfig
-  extra_callbacks: tuple
-  builder: object
-  backbone: object
-  image_size: int
-  weights: str | None
-  run_folder: str  # the chief's --model_dir, named in messages
-  role: cluster.Role | None
-  progress: Progress
+  # The model, with the finished epochs' weights if the run resumes.
+  state = checkpoints.load_state(model_dir)
+  if not state.history:  # a fresh start: curves of an earlier start that finished no epoch would mix in
+    shutil.rmtree(os.path.join(model_dir, layout.LOGS_DIR), ignore_errors=True)
+  augmentation = AUGMENTATIONS[config.augmentation]
+  with strategy.scope():
+    model, base = build_classifier(setup.backbone, setup.image_size, setup.weights, augmentation, config.dropout,
+                                   config.seed, config.input_transform)
+    exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
+  state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
+  if state.weights:
+    print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
+  sample_images = (data.sample_images(builder, config, setup.image_size) if augmentation and not state.history
+                   else None)
 
-  def train(self, model_dir: str) -> dict:
-    """The run, writing into model_dir (the run folder, or a worker's scratch folder)."""
-    try:
-      return self._train(model_dir)
-    except multi_worker.LOST_CONTACT as error:
-      if self.role is None:
-        raise
-      raise multi_worker.lost_contact(self.role, error, self.run_folder) from None
-
-  @property
-  def _is_chief(self) -> bool:
-    return self.role is None or self.role.is_chief
-
-  def _restore(self, model_dir, state, model, strategy, with_optimizer: bool) -> checkpoints.RunState:
-    """Loads the newest backup into model (with its optimizer state if with_optimizer).
-
-    In a multi-worker job the chief loads it into an undistributed copy of the model (loading into
-    the distributed variables alone would start collectives the other workers never join), and every
-    worker then takes the values from the chief: the others need not see the run folder.
-    """
-    if with_optimizer and not model.optimizer.built:
-      with strategy.scope():  # the optimizer's variables are the strategy's too
-        model.optimizer.build(model.trainable_variables)
-    if self.role is None:
-      return checkpoints.restore_weights(model_dir, state, model, with_optimizer)
-    source = model
-    if self.role.is_chief:
-      source = replicas.undistributed_copy(model, with_optimizer)
-      state = checkpoints.restore_weights(model_dir, state, source, with_optimizer)
-    replicas.share_variables(strategy, replicas.training_state(model, with_optimizer),
-                             replicas.training_state(source, with_optimizer))
-    return state
-
-  def _train(self, model_dir: str) -> dict:
-    config, role = self.config, self.role
-    run_dir.check_model_dir(config, model_dir)
-    finished = os.path.exists(os.path.join(model_dir, layout.RESULTS))
-    if finished and role is None:
-      print(f"{model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
-      return run_dir.read_results(model_dir)
-
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-      tf.config.experimental.enable_op_determinism()
-    runtime = runtime_lib.decide(config.mixed_precision, config.xla, config.strategy, config.deterministic, role,
-                                 config.peer_timeout, config.slurm_port)
-    print(runtime.summary(), flush=True)
-    strategy = runtime.strategy
-    if role and replicas.share_numbers(strategy, [float(finished)])[0]:  # the chief's folder decides
-      print(f"{self.run_folder} holds a finished run; nothing to do (pass a new --model_dir to train again).")
-      return run_dir.read_results(model_dir) if role.is_chief else {}
-    keras.mixed_precision.set_global_policy(runtime.precision)
-    self.progress.at("dataset", config.dataset)
-    builder = self.builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
-    self.progress.at("starting")
-    counts = data.check_splits(builder, config)
-    train_ds, steps = data.train_input(builder, config, self.image_size, strategy, counts)
-    profile = _profile_range(config.profile_steps, steps, config.epochs)
-    _write_config(model_dir, config, runtime, builder, self.image_size, profile)
-    state = checkpoints.load_state(model_dir)
-    if not state.history:  # a fresh start: curves of an earlier start that finished no epoch would mix in
-      shutil.rmtree(os.path.join(model_dir, layout.LOGS_DIR), ignore_errors=True)
-    val_ds = data.val_input(builder, config, self.image_size)
-    augmentation = AUGMENTATIONS[config.augmentation]
+  # The phases: each its own compile and fit, every epoch committed as it ends.
+  for phase in plan_phases(config, pretrained=setup.weights is not None):
+    if state.completed_epochs >= phase.end_epoch:
+      continue
+    _print_phase(phase, state.completed_epochs, config.epochs)
     with strategy.scope():
-      model, base = build_classifier(self.backbone, self.image_size, self.weights, augmentation, config.dropout,
-                                     config.seed, config.input_transform)
-      exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
-    source = model
-    if state.weights and self._is_chief:  # a chief among workers reads into a copy (see _restore)
-      source = replicas.undistributed_copy(model, with_optimizer=False) if role else model
-      state = checkpoints.restore_weights(model_dir, state, source, with_optimizer=False)
-    if role:  # every worker continues from the chief's state, an older backup's if the newest was damaged
-      state = self._chief_state(strategy, state)
-      if state.weights:
-        replicas.share_variables(strategy, model.variables, source.variables)
-    if state.weights:
-      print(f"Resuming {self.run_folder} after epoch {state.completed_epochs}.", flush=True)
-    sample_images = (data.sample_images(builder, config, self.image_size) if augmentation and not state.history
-                     else None)
+      (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
+      metrics = training_metrics()
+      model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
+                                         steps * (phase.end_epoch - phase.first_epoch)),
+                    loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
+    if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
+      if not model.optimizer.built:
+        with strategy.scope():  # the optimizer's variables are the strategy's too
+          model.optimizer.build(model.trainable_variables)
+      state = job.restore(model_dir, state, model, strategy, with_optimizer=True)
+    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
+    model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
+              steps_per_epoch=steps, validation_data=val_ds,
+              shuffle=False,  # the pipeline shuffles
+              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
+                                   profile, strategy, extra_callbacks),
+              verbose="auto")
+    state, sample_images = commit.state, None
 
-    for phase in plan_phases(config, pretrained=self.weights is not None):
-      if state.completed_epochs >= phase.end_epoch:
-        continue
-      first = max(phase.first_epoch, state.completed_epochs)
-      epochs = f"epoch {first + 1}" if first + 1 == phase.end_epoch else f"epochs {first + 1}-{phase.end_epoch}"
-      print(f"Phase {phase.name}: {epochs} of {config.epochs}"
-            + (f" (resuming after epoch {first})" if first > phase.first_epoch else "")
-            + f", learning rate {phase.learning_rate:g} ({phase.schedule})"
-            + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
-      with strategy.scope():
-        (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
-        metrics = training_metrics()
-        model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
-                                           steps * (phase.end_epoch - phase.first_epoch)),
-                      loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
-      if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
-        self._restore(model_dir, state, model, strategy, with_optimizer=True)
-      commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
-      model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
-                steps_per_epoch=steps, validation_data=val_ds,
-                shuffle=False,  # the pipeline shuffles
-                callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
-                                     profile, strategy, [self.progress, *self.extra_callbacks]),
-                verbose="auto")
-      state, sample_images = commit.state, None
+  # The end: the final model exported, the results recorded last (they mark the run finished).
+  progress.at("exporting")
+  job.check_final_weights(strategy, model)
+  _export(exported, model_dir, config.saved_model)
+  best = state.best
+  results = {"best_epoch": best["epoch"] + 1 if best else None,
+             "best_val_weighted_f1": best["value"] if best else None,
+             "best_model": os.path.join(model_dir, layout.BEST_MODEL),
+             "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
+             "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
+  resolved = dataclasses.replace(config, profile_steps=profile or (0, 0))  # the steps profiled, not "auto"
+  write_hparams(os.path.join(model_dir, layout.LOGS_DIR), resolved, runtime.to_json(),
+                state.history[best["epoch"]] if best else None)
+  record.write_results(model_dir, results)
+  checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
+  return job.report(results, lambda: _print_summary(config, model_dir, state))
 
-    self.progress.at("exporting")
-    if role:
-      print(f"{role}: final weights identical to the chief's (fingerprint "
-            f"{replicas.check_identical(strategy, role, model.variables)}).", flush=True)
-    _export(exported, model_dir, config.saved_model)
-    best = state.best
-    results = {"best_epoch": best["epoch"] + 1 if best else None,
-               "best_val_weighted_f1": best["value"] if best else None,
-               "best_model": os.path.join(model_dir, layout.BEST_MODEL),
-               "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
-               "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
-    best_row = state.history[best["epoch"]] if best else None
-    resolved = dataclasses.replace(config, profile_steps=profile or (0, 0))  # the steps profiled, not "auto"
-    write_hparams(os.path.join(model_dir, layout.LOGS_DIR), resolved, runtime.to_json(), best_row)
-    record.write_results(model_dir, results)
-    checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-    if self._is_chief:
-      _print_summary(config, model_dir, state)
-      return results
-    print(f"Done: {role}; the chief wrote the run to its --model_dir ({self.run_folder}).")
-    return {}
 
-  def _chief_state(self, strategy, state: checkpoints.RunState) -> checkpoints.RunState:
-    """The chief's committed state (epochs done, best score, whether there are weights to resume
-    from), on every worker; a worker other than the chief gets placeholders for its own bookkeeping."""
-    best = state.best or {"epoch": -1, "value": math.nan}
-    completed, best_epoch, best_value, has_weights = replicas.share_numbers(
-        strategy, [state.completed_epochs, best["epoch"], best["value"], float(bool(state.weights))])
-    if self.role.is_chief:
-      return state
-    return checkpoints.RunState(history=[{"epoch": e} for e in range(int(completed))],
-                                best={"epoch": int(best_epoch), "value": best_value} if best_epoch >= 0 else None,
-                                weights=["on the chief"] if has_weights else [])
+def _print_phase(phase: Phase, completed_epochs: int, epochs: int) -> None:
+  first = max(phase.first_epoch, completed_epochs)
+  span = f"epoch {first + 1}" if first + 1 == phase.end_epoch else f"epochs {first + 1}-{phase.end_epoch}"
+  print(f"Phase {phase.name}: {span} of {epochs}"
+        + (f" (resuming after epoch {first})" if first > phase.first_epoch else "")
+        + f", learning rate {phase.learning_rate:g} ({phase.schedule})"
+        + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
 
 
 def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState) -> None:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tools import launch_local
-from trainer import cluster
+from trainer.distributed import cluster
 
 
 def test_each_worker_gets_the_same_cluster_and_its_own_task():

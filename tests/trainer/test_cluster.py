@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.support.subprocesses import module
-from trainer import cluster
+from trainer.distributed import cluster
 from trainer.errors import TrainerError
 
 TWO_WORKERS = {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 1}}
@@ -64,7 +64,7 @@ def test_detect_prefers_tf_config_then_slurm_and_trains_alone_otherwise():
 
 def test_slurm_environment_resolves_to_the_expected_cluster(monkeypatch):
   """TensorFlow's SlurmClusterResolver, from the variables alone (no scontrol, no nvidia-smi)."""
-  from trainer import multi_worker
+  from trainer.distributed import multi_worker
   for name, value in SLURM.items():
     monkeypatch.setenv(name, value)
   monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
@@ -80,7 +80,7 @@ def test_slurm_environment_resolves_to_the_expected_cluster(monkeypatch):
 
 
 def test_a_lost_peer_is_explained_by_the_telling_line_with_its_address():
-  from trainer import multi_worker
+  from trainer.distributed import multi_worker
   role = cluster.from_tf_config(tf_config({**TWO_WORKERS, "task": {"type": "worker", "index": 0}}))
   error = RuntimeError("Graph execution error:\n\nDetected at node CollectiveReduceV2 defined at:\n  File \"x.py\"\n"
                        "Collective ops is aborted by: Error reported from /job:worker/task:1: The following tasks "

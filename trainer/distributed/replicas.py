@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer.cluster import Role
+from trainer.distributed.cluster import Role
 from trainer.errors import TrainerError
 
 

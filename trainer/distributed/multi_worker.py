@@ -4,7 +4,7 @@ What this adds around the strategy:
 - a cluster that is not complete within --peer_timeout is an error naming the addresses waited for,
   and a worker whose peer dies stops instead of waiting forever (the coordination service's barrier
   and heartbeat; TensorFlow's defaults wait without limit);
-- the chief's state reaches the other workers through collectives (trainer/replicas.py: the epochs
+- the chief's state reaches the other workers through collectives (trainer/distributed/replicas.py: the epochs
   already done, the best score, restored weights), so only the chief reads and writes the run folder,
   and the folder need not be on storage the other machines can see;
 - two fixes Keras 3.15 needs to fit() under this strategy at all (keras-team/keras#20585).
@@ -15,7 +15,7 @@ import re
 import keras
 import tensorflow as tf
 
-from trainer.cluster import Role
+from trainer.distributed.cluster import Role
 from trainer.errors import TrainerError
 
 HEARTBEAT_SECONDS = 30  # a silent peer is declared dead after this long, or --peer_timeout if shorter

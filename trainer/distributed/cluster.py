@@ -4,7 +4,7 @@ TF_CONFIG is TensorFlow's own description of a multi-worker job: every process g
 "cluster" (job name -> "host:port" addresses) and its own "task" (job name and index), e.g.
   {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}
 Under SLURM, `srun` starts one task per process; SLURM_PROCID is its rank, and TensorFlow's
-SlurmClusterResolver turns the step's node list into addresses (trainer/runtime.py).
+SlurmClusterResolver turns the step's node list into addresses (trainer/distributed/multi_worker.py).
 
 The chief (the task of job "chief" if there is one, else worker 0) writes the run folder; every
 other worker writes to a temporary folder of its own and removes it (Keras' multi-worker convention).
