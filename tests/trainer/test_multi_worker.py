@@ -107,6 +107,8 @@ def test_the_launcher_returns_the_chiefs_status_and_stops_the_others(tiny_synthe
   run = tmp_path / "run"
   run.mkdir()
   (run / "config.json").write_text(json.dumps({"flags": {"backbone": "effnetb3"}}))
+  (run / "backup").mkdir()  # an epoch was committed: the settings bind
+  (run / "backup" / "state.json").write_text(json.dumps({"history": [{"epoch": 0}]}))
   started = time.monotonic()
   result = module("tools.launch_local", "--workers=2", "--", f"--dataset={tiny_synthetic.data_dir}",
                   *trainer_flags(run, peer_timeout=120), timeout=300)
