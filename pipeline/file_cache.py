@@ -7,14 +7,15 @@ here a per-cache OS lock tells a dead writer (its leftovers are removed, the cac
 live one (this process then reads without the file cache).
 """
 
-import fcntl
 import glob
 import os
 import re
 
 from absl import logging
 
-_HELD = {}  # prefix -> file descriptor: writer locks live as long as the process
+from storage import locks
+
+_HELD = {}  # prefix -> its writer's lock, held as long as the process lives
 
 
 def cache_prefix(root: str, builder, split: str, image_size: int, stream: str) -> str:
@@ -32,12 +33,9 @@ def claim(prefix: str) -> bool:
     return True
   if prefix in _HELD:
     return True
-  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-  fd = os.open(f"{prefix}.writer", os.O_RDWR | os.O_CREAT, 0o644)
   try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except BlockingIOError:
-    os.close(fd)
+    writer = locks.ProcessLock(f"{prefix}.writer", what="cache writer")
+  except locks.LockBusy:
     logging.warning("The file cache %s is being written by another process: reading without it.", prefix)
     return False
   leftovers = glob.glob(f"{glob.escape(prefix)}_*")  # the writer's lockfile and temporary shards
@@ -45,5 +43,5 @@ def claim(prefix: str) -> bool:
     logging.warning("Removing a half-written file cache at %s (its writer was stopped); it is rebuilt.", prefix)
     for path in leftovers:
       os.remove(path)
-  _HELD[prefix] = fd
+  _HELD[prefix] = writer
   return True

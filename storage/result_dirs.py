@@ -7,12 +7,11 @@ any work starts, so nothing a user made is ever deleted.
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 
-from storage import atomic
+from storage import atomic, locks
 
 MANIFEST = ".cnmc-result.json"
 
@@ -60,25 +59,14 @@ def check_result_dir(path: str, tool: str, protected: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def _turn_in(folder: str):
-  """Waits while another process writes a result into `folder` (it would take this one's scratch
-  folder away), holding an OS lock on the folder itself: no lock file is left behind, and a killed
-  holder's lock is released by the kernel."""
-  fd = os.open(folder, os.O_RDONLY)
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    yield
-  finally:
-    os.close(fd)
-
-
-@contextlib.contextmanager
 def result_dir(path: str, tool: str, description: dict | None = None):
   """Yields a scratch folder; on success it replaces `path` (checked by check_result_dir) whole.
 
   On any error the scratch folder is removed and the previous result stays as it was.
   """
-  with _turn_in(os.path.dirname(os.path.abspath(path))):
+  # Two writers of results into one folder take turns (the second would take the first's scratch folder
+  # away); the lock is on the folder itself, so no lock file is left among the results.
+  with locks.ProcessLock(os.path.dirname(os.path.abspath(path)), wait=True):
     scratch = f"{path}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)

@@ -49,7 +49,7 @@ def lock(model_dir: str) -> locks.ProcessLock:
   check_writable(model_dir)
   try:
     return locks.folder_lock(model_dir, what="training run")
-  except locks.FolderBusy as error:
+  except locks.LockBusy as error:
     raise TrainerError(str(error)) from None
 
 

@@ -24,7 +24,7 @@ def _holder(folder):
 def test_a_second_process_is_refused_while_the_first_holds_the_folder(tmp_path):
   process = _holder(tmp_path)
   try:
-    with pytest.raises(locks.FolderBusy, match=f"pid {process.pid}"):
+    with pytest.raises(locks.LockBusy, match=f"pid {process.pid}"):
       locks.folder_lock(str(tmp_path), "training run")
   finally:
     process.send_signal(signal.SIGKILL)

@@ -18,8 +18,8 @@ import sys
 
 import keras
 import tensorflow_datasets as tfds
-from absl import app
 
+from console import exits
 from storage import atomic
 from trainer import checkpoints, flags as trainer_flags
 from trainer.train import run
@@ -94,10 +94,6 @@ if __name__ == "__main__":
   builder = tfds.builder_from_directory(sys.argv.pop(1))
   callbacks = arm(sys.argv.pop(1))
 
-  def main(argv):
-    try:
-      run(trainer_flags.config_from_flags(), extra_callbacks=callbacks, builder=builder)
-    except app.UsageError as error:  # as python -m trainer reports it
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(1)
-  app.run(main)
+  def main(arguments):
+    run(trainer_flags.config_from_flags(), extra_callbacks=callbacks, builder=builder)
+  exits.run(main)  # as python -m trainer ends
