@@ -49,13 +49,7 @@ def summarise(runs: list[dict]) -> dict:
   Returns:
     {score: {"mean": float | None, "sd": float | None}} for every name in REPORTED.
   """
-  import numpy as np
-  summary = {}
-  for name in REPORTED:
-    values = [r[name] for r in runs if r[name] is not None]
-    summary[name] = {"mean": float(np.mean(values)) if values else None,
-                     "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None}
-  return summary
+  return {name: scores.mean_and_sd([r[name] for r in runs]) for name in REPORTED}
 
 
 def _cell(value) -> str:
@@ -69,6 +63,6 @@ def table(rows: dict[str, dict], summary: dict | None = None, first_column: str 
   for name, r in rows.items():
     lines.append(f"| {name} | {r['images']} | {r['subjects']} | " + " | ".join(_cell(r[n]) for n in REPORTED) + " |")
   if summary:
-    lines.append("| mean ± sd | | | " + " | ".join(f"{_cell(summary[n]['mean'])} ± {_cell(summary[n]['sd'])}"
+    lines.append("| mean ± sd | | | " + " | ".join(scores.format_mean_sd(summary[n], digits=4)
                                                   for n in REPORTED) + " |")
   return "\n".join(lines)

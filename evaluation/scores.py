@@ -98,3 +98,17 @@ def format_subjects(per_subject: dict) -> str:
   lines.append(f"subject-level vote accuracy: {per_subject['vote_accuracy']:.3f} "
                f"({len(per_subject['subjects'])} subjects)")
   return "\n".join(lines)
+
+
+def mean_and_sd(values: list[float | None]) -> dict:
+  """{"mean", "sd"} of the values given (None ones left out): the sample sd (n - 1), None below two values."""
+  present = [v for v in values if v is not None]
+  return {"mean": float(np.mean(present)) if present else None,
+          "sd": float(np.std(present, ddof=1)) if len(present) > 1 else None}
+
+
+def format_mean_sd(value: dict, digits: int = 3) -> str:
+  """'0.851 ± 0.036' ('0.851' alone without an sd, 'n/a' without values)."""
+  if value["mean"] is None:
+    return "n/a"
+  return f"{value['mean']:.{digits}f}" + (f" ± {value['sd']:.{digits}f}" if value["sd"] is not None else "")

@@ -6,13 +6,13 @@ the third (held-out training) fold; every method is then scored on the subject-d
 
 import itertools
 
-import numpy as np
 
 from evaluation import ensembles, inference, neighbours, scores, sources
 
 NEIGHBOUR_GRID = {"k": (3, 5, 10, 20), "weight": (0.25, 0.5, 0.75)}
 METHODS = ("single model", "+ TTA", "ensemble of 2 seeds", "ensemble + TTA", "ensemble + TTA + neighbours",
            "optical density input", "stain-normalised input")
+SCORES = ("weighted_f1", "auc", "accuracy", "subject_vote")  # the table's columns, in order
 
 
 def predict_split(model_path: str, builder, split: str, batch_size: int, tta: bool) -> dict:
@@ -62,24 +62,13 @@ def score_methods(ensemble: list[dict], optical_density: dict, stain_normalised:
 
 def summarise(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
   """{method: {score: {"mean", "sd"}}} over seeds (sample sd)."""
-  summary = {}
-  for method in METHODS:
-    summary[method] = {}
-    for score in ("weighted_f1", "auc", "accuracy", "subject_vote"):
-      values = [seed[method][score] for seed in per_seed if seed[method][score] is not None]
-      summary[method][score] = {"mean": float(np.mean(values)) if values else None,
-                                "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None}
-  return summary
+  return {method: {score: scores.mean_and_sd([seed[method][score] for seed in per_seed]) for score in SCORES}
+          for method in METHODS}
 
 
 def table(summary: dict[str, dict]) -> str:
   """Markdown: one row per method, mean ± sd of each score."""
-  def cell(value):
-    if value["mean"] is None:
-      return "n/a"
-    return f"{value['mean']:.3f} ± {value['sd']:.3f}" if value["sd"] is not None else f"{value['mean']:.3f}"
   lines = ["| method | weighted F1 | AUC | accuracy | subject vote |", "|---|---|---|---|---|"]
   for method, values in summary.items():
-    lines.append(f"| {method} | " + " | ".join(cell(values[s]) for s in ("weighted_f1", "auc", "accuracy",
-                                                                         "subject_vote")) + " |")
+    lines.append(f"| {method} | " + " | ".join(scores.format_mean_sd(values[s]) for s in SCORES) + " |")
   return "\n".join(lines)
