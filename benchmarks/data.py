@@ -2,8 +2,10 @@
 
 import os
 
-# The notebook approach's augmentation ranges, in each API's own units.
-ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = 20.0, 0.2, 0.2, 0.2
+from pipeline.augmentation_presets import NOTEBOOK
+
+# The notebook approach's augmentation ranges, as each API takes them.
+ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = (NOTEBOOK[name] for name in ("rotation", "shift", "shear", "zoom"))
 
 
 def build_benchmark_data(data_dir: str, images_scale: float):

@@ -7,6 +7,7 @@ Both are plain TF ops that XLA compiles, so the whole augmentation fuses into th
 import keras
 import tensorflow as tf
 
+from pipeline.augmentation_presets import CELLS, NOTEBOOK
 from pipeline.fused_affine import FusedRandomAffine
 from pipeline.fused_colour import FusedColourJitter
 
@@ -20,9 +21,11 @@ class CellAugmentation(keras.layers.Layer):
   Every factor 0 and no flips: the identity. At inference the images pass through (cast).
   """
 
-  def __init__(self, rotation: float = 20.0, shift: float = 0.2, shear: float = 0.2, zoom: float = 0.2,
-               horizontal_flip: bool = True, vertical_flip: bool = False, brightness: float = 0.1,
-               contrast: float = 0.1, saturation: float = 0.1, hue: float = 0.03,
+  def __init__(self, rotation: float = NOTEBOOK["rotation"], shift: float = NOTEBOOK["shift"],
+               shear: float = NOTEBOOK["shear"], zoom: float = NOTEBOOK["zoom"],
+               horizontal_flip: bool = NOTEBOOK["horizontal_flip"], vertical_flip: bool = NOTEBOOK["vertical_flip"],
+               brightness: float = CELLS["brightness"], contrast: float = CELLS["contrast"],
+               saturation: float = CELLS["saturation"], hue: float = CELLS["hue"],
                seed: int | None = None, **kwargs):
     super().__init__(**kwargs)
     self.settings = dict(rotation=rotation, shift=shift, shear=shear, zoom=zoom,

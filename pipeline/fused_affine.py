@@ -12,6 +12,7 @@ import math
 import keras
 import tensorflow as tf
 
+from pipeline.augmentation_presets import NOTEBOOK
 from pipeline.random_image_layer import RandomImageLayer
 
 
@@ -34,8 +35,9 @@ class FusedRandomAffine(RandomImageLayer):
   Only applied when training; at inference the input passes through (cast).
   """
 
-  def __init__(self, rotation: float = 20.0, shift: float = 0.2, shear: float = 0.2,
-               zoom: float = 0.2, horizontal_flip: bool = True, vertical_flip: bool = False,
+  def __init__(self, rotation: float = NOTEBOOK["rotation"], shift: float = NOTEBOOK["shift"],
+               shear: float = NOTEBOOK["shear"], zoom: float = NOTEBOOK["zoom"],
+               horizontal_flip: bool = NOTEBOOK["horizontal_flip"], vertical_flip: bool = NOTEBOOK["vertical_flip"],
                seed: int | None = None, **kwargs):
     super().__init__(seed=seed, **kwargs)
     for name, value in (("rotation", rotation), ("shift", shift), ("shear", shear), ("zoom", zoom)):

@@ -4,16 +4,9 @@ import dataclasses
 import os
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS, VALIDATION_SPLIT
+from pipeline.augmentation_presets import PRESETS
 
-AUGMENTATIONS = {
-    # Cells have no orientation: any rotation, both flips; mild shift/shear/zoom; stain jitter.
-    "cells": dict(rotation=180.0, shift=0.1, shear=0.1, zoom=0.1, horizontal_flip=True, vertical_flip=True,
-                  brightness=0.1, contrast=0.1, saturation=0.1, hue=0.03),
-    # The public Kaggle notebooks' ImageDataGenerator ranges, no colour.
-    "notebook": dict(rotation=20.0, shift=0.2, shear=0.2, zoom=0.2, horizontal_flip=True, vertical_flip=False,
-                 brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0),
-    "none": None,
-}
+AUGMENTATIONS = PRESETS  # --augmentation's choices
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
