@@ -8,18 +8,20 @@ import re
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("storage", "console", "run_folder", "cnmc_tfds", "pipeline", "trainer", "evaluation", "benchmarks", "cli",
-            "tools")
+PACKAGES = ("storage", "console", "run_folder", "cnmc_tfds", "pictures", "pipeline", "trainer", "evaluation",
+            "benchmarks", "cli", "tools")
 ALLOWED = {
     "storage": set(),
     "console": set(),  # how every command ends: below everything, no TensorFlow
     "run_folder": {"storage"},  # the run folder's names and records: the trainer writes, everyone reads
     "cnmc_tfds": {"storage"},
+    "pictures": {"cnmc_tfds", "storage"},  # PNG and TensorBoard pictures for the trainer and the tools alike
     "pipeline": {"cnmc_tfds", "storage"},
-    "trainer": {"cnmc_tfds", "pipeline", "storage", "run_folder", "console"},
-    "evaluation": {"cnmc_tfds", "pipeline", "storage", "run_folder"},  # never trainer: it evaluates any saved model
+    "trainer": {"cnmc_tfds", "pipeline", "storage", "run_folder", "console", "pictures"},
+    # never trainer: evaluation scores any saved model
+    "evaluation": {"cnmc_tfds", "pipeline", "storage", "run_folder", "pictures"},
     "benchmarks": {"storage", "cnmc_tfds", "pipeline", "trainer", "run_folder"},
-    "cli": {"storage", "console", "run_folder", "cnmc_tfds", "pipeline", "trainer", "evaluation"},
+    "cli": {"storage", "console", "run_folder", "cnmc_tfds", "pictures", "pipeline", "trainer", "evaluation"},
     "tools": set(PACKAGES),
 }
 # What a run folder holds and the exported model's feature layer: spelled only in run_folder/layout.py.

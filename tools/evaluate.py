@@ -41,9 +41,9 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
   from evaluation import ensembles, inference, scores, sources
-  from evaluation.plots import roc_picture
+  from pictures.roc import roc_picture
   from storage import result_dirs
-  from trainer.pictures import confusion_matrix_picture, save_picture
+  from pictures.grids import confusion_matrix_picture, save_picture
 
   first = ensembles.first_model_path(models, model_dirs)
   count = len(models) + len(model_dirs)

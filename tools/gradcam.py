@@ -59,7 +59,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   from evaluation import inference, sources
   from evaluation.gradcam import make_gradcam_fn, overlay
   from storage import result_dirs
-  from trainer.pictures import image_grid, save_picture
+  from pictures.grids import image_grid, save_picture
 
   model_path = inference.resolve_model(model_file, model_dir)
   run = inference.run_record(model_path)

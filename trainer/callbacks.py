@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from trainer.pictures import confusion_matrix_picture, image_grid, save_picture
+from pictures.grids import confusion_matrix_picture, image_grid, save_picture
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):

@@ -1,7 +1,5 @@
-"""Pictures people would rather see than read: augmented samples and the confusion matrix.
-
-Each is written as a PNG in the run directory and as an image summary for TensorBoard.
-"""
+"""Image grids (augmented samples, Grad-CAM overlays) and the confusion matrix, each written as a PNG and
+as an image summary for TensorBoard."""
 
 import numpy as np
 import tensorflow as tf
