@@ -11,6 +11,7 @@ import zipfile
 import keras
 import numpy as np
 import tensorflow as tf
+import tqdm
 
 import pipeline.augment  # noqa: F401  (registers the augmentation layer for loading)
 import pipeline.input_transforms  # noqa: F401  (and the input transform layer)
@@ -127,7 +128,7 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
     model: a classifier returning P(ALL).
     batches: an iterable of dicts; every key but "image" is carried through.
     tta_modes: (False,), (True,) or (False, True) for both.
-    progress: called with each batch's size, if given.
+    progress: a progress bar (progress_bar) updated with each batch's size, if given.
     features: also return each image's pooled backbone features ("features", (N, D)).
   Returns:
     {"probability" and/or "probability_tta": (N,) float32, ["features"], every other key: (N,) numpy}.
@@ -145,8 +146,10 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
     for key, value in batch.items():
       if key != "image":
         columns.setdefault(key, []).append(np.asarray(value))
-    if progress:
-      progress(len(batch["image"]))
+    if progress is not None:
+      progress.update(len(batch["image"]))
+  if progress is not None:
+    progress.close()
   if not columns:
     raise EvaluationError("There are no images to predict.")
   results = {key: np.concatenate(parts) for key, parts in columns.items()}
@@ -158,15 +161,6 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
   return results
 
 
-class Progress:
-  """Counts images and prints a line every `every` of them (long runs show they are alive)."""
-
-  def __init__(self, total: int | None, every: int = 256, what: str = "images"):
-    self.total, self.every, self.what, self.done, self._next = total, every, what, 0, every
-
-  def __call__(self, count: int) -> None:
-    self.done += count
-    if self.done >= self._next or self.done == self.total:
-      of = f"/{self.total}" if self.total else ""
-      print(f"  {self.done}{of} {self.what}", flush=True)
-      self._next = self.done + self.every
+def progress_bar(total: int | None, what: str = "images") -> tqdm.tqdm:
+  """A progress bar for predict_dataset (its update(n) takes each batch's size)."""
+  return tqdm.tqdm(total=total, unit=f" {what}", mininterval=1.0, desc="Predicting")
