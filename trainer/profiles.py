@@ -6,8 +6,8 @@ uses (xprof), and prints the numbers of its overview and input-pipeline pages.
 """
 
 import glob
+import json
 import os
-import re
 
 from run_folder import layout
 
@@ -30,24 +30,24 @@ def newest_profile(model_dir: str) -> list[str]:
   return sorted(glob.glob(os.path.join(runs[-1], "*.xplane.pb")))
 
 
-def _field(page: str, name: str) -> str | None:
-  match = re.search(rf'"{name}":"([^"]*)"', page)
-  return match.group(1) if match else None
-
-
 def summarise(xplanes: list[str]) -> dict:
-  """{"steps_seen", "step_time_ms", "input_wait_ms", "input_wait_share", "conclusion"} of a profile."""
+  """{"steps_seen", "step_time_ms", "input_wait_ms", "input_wait_share", "conclusion"} of a profile.
+
+  xprof's input-pipeline page is a list of DataTables (JSON); the step table's properties hold the
+  averages, and it has a row per profiled step.
+  """
   from xprof.convert import raw_to_tool_data
   page, _ = raw_to_tool_data.xspace_to_tool_data(xplanes, "input_pipeline_analyzer", {})
-  page = page.decode() if isinstance(page, bytes) else page
-  step_ms = _field(page, "steptime_ms_average")
-  wait_ms = _field(page, "infeed_time_ms_avg")
-  if step_ms is None or float(step_ms) == 0:
+  tables = json.loads(page.decode() if isinstance(page, bytes) else page)
+  steps = next((table for table in tables if "steptime_ms_average" in table.get("p", {})), None)
+  step_ms = float(steps["p"]["steptime_ms_average"]) if steps else 0.0
+  if step_ms == 0:
     raise ValueError("The profile has no step markers: no step time can be reported.")
+  wait_ms = float(steps["p"].get("infeed_time_ms_avg") or 0.0)
   return {
-      "steps_seen": len(re.findall(r"Step \w+ \d+, duration", page)),  # one tooltip per profiled step
-      "step_time_ms": float(step_ms),
-      "input_wait_ms": float(wait_ms or 0.0),
-      "input_wait_share": float(wait_ms or 0.0) / float(step_ms),
-      "conclusion": _field(page, "input_conclusion"),
+      "steps_seen": len(steps.get("rows", [])),
+      "step_time_ms": step_ms,
+      "input_wait_ms": wait_ms,
+      "input_wait_share": wait_ms / step_ms,
+      "conclusion": steps["p"].get("input_conclusion"),
   }
