@@ -60,3 +60,29 @@ def overlay(images: np.ndarray, heatmaps: np.ndarray, strength: float = 0.45) ->
   colours = matplotlib.colormaps["jet"](heatmaps)[..., :3] * 255.0
   blended = (1 - strength) * images.astype(np.float32) + strength * colours
   return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def sample_calls(labels: np.ndarray, probabilities: np.ndarray, threshold: float, count: int,
+                 seed: int) -> dict[str, list[int]]:
+  """Indices of up to `count` correctly and `count` wrongly called cells, drawn at random, each list sorted.
+
+  Args:
+    labels: (N,) 1 = ALL, 0 = HEM. probabilities: (N,) P(ALL). A cell is called ALL at >= threshold.
+  """
+  called = (np.asarray(probabilities) >= threshold).astype(int)
+  correct = called == np.asarray(labels)
+  rng = np.random.default_rng(seed)
+  return {group: sorted(rng.permutation(np.flatnonzero(mask))[:count].tolist())
+          for group, mask in (("correct", correct), ("wrong", ~correct))}
+
+
+def images_at(batches, indices: list[int]) -> dict[int, np.ndarray]:
+  """The images at the given positions of a finite stream of {"image"} batches (read once, in order)."""
+  wanted, images, offset = sorted(indices), {}, 0
+  for batch in batches:
+    size = len(batch["image"])
+    for i in wanted:
+      if offset <= i < offset + size:
+        images[i] = batch["image"][i - offset].numpy()
+    offset += size
+  return images

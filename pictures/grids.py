@@ -50,3 +50,14 @@ def save_picture(picture: np.ndarray, png_path: str, writer, tag: str, step: int
   with writer.as_default():
     tf.summary.image(tag, picture[None], step=step)
   writer.flush()
+
+
+def captioned_pair(image: np.ndarray, overlay: np.ndarray, caption: str, min_side: int = 150) -> np.ndarray:
+  """[image | overlay] side by side under a caption strip, enlarged (nearest) to at least min_side px."""
+  pair = Image.fromarray(np.concatenate([image, overlay], axis=1))
+  scale = max(1, -(-min_side // image.shape[0]))  # small inputs are enlarged to be seen
+  pair = pair.resize((pair.width * scale, pair.height * scale), Image.NEAREST)
+  canvas = Image.new("RGB", (max(pair.width, 240), pair.height + 30), "white")
+  canvas.paste(pair, (0, 30))
+  ImageDraw.Draw(canvas).text((2, 2), caption, fill="black")
+  return np.asarray(canvas)

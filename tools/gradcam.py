@@ -25,41 +25,20 @@ COUNT = flags.DEFINE_integer("count", 8, "Cells per group (correct, wrong).", lo
 SEED = flags.DEFINE_integer("seed", 0, "Seed of the sample.", lower_bound=0)
 
 _TILE_COLUMNS = 2  # cell | overlay pairs per row of the picture
-_MIN_SIDE = 150  # pixels a cell is shown at, at least
 
 
-def _caption_tile(image, heat_overlay, label: int, probability: float, name: str):
-  """[cell | overlay] with a caption strip above: true class, call and P(ALL)."""
-  import numpy as np
-  from PIL import Image, ImageDraw
-  pair = Image.fromarray(np.concatenate([image, heat_overlay], axis=1))
-  scale = max(1, -(-_MIN_SIDE // image.shape[0]))  # small inputs are enlarged to be seen
-  pair = pair.resize((pair.width * scale, pair.height * scale), Image.NEAREST)
-  canvas = Image.new("RGB", (max(pair.width, 240), pair.height + 30), "white")
-  canvas.paste(pair, (0, 30))
+def _caption(label: int, probability: float, name: str) -> str:
   called = CLASS_NAMES[ALL if probability >= model_flags.THRESHOLD.value else HEM].upper()
-  ImageDraw.Draw(canvas).text((2, 2), f"{name}\ntrue {CLASS_NAMES[label].upper()}, called {called}, "
-                              f"P(ALL) {probability:.2f}", fill="black")
-  return np.asarray(canvas)
-
-
-def _sample(predicted: dict, count: int, seed: int) -> dict[str, list[int]]:
-  """Indices of up to `count` correctly and `count` wrongly called cells, drawn at random."""
-  import numpy as np
-  called = (predicted["probability"] >= model_flags.THRESHOLD.value).astype(int)
-  correct = called == predicted["label"]
-  rng = np.random.default_rng(seed)
-  return {group: sorted(rng.permutation(np.flatnonzero(mask))[:count].tolist())
-          for group, mask in (("correct", correct), ("wrong", ~correct))}
+  return f"{name}\ntrue {CLASS_NAMES[label].upper()}, called {called}, P(ALL) {probability:.2f}"
 
 
 def gradcam(model_file: str | None, model_dir: str | None) -> str:
   import numpy as np
   import tensorflow as tf
   from evaluation import inference, sources
-  from evaluation.gradcam import make_gradcam_fn, overlay
+  from evaluation.gradcam import images_at, make_gradcam_fn, overlay, sample_calls
   from storage import result_dirs
-  from pictures.grids import image_grid, save_picture
+  from pictures.grids import captioned_pair, image_grid, save_picture
 
   model_path = inference.resolve_model(model_file, model_dir)
   run = inference.run_record(model_path)
@@ -76,14 +55,9 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   print(f"Predicting {total} images of {builder.info.full_name} ({builder.data_dir}), split {split}, with the model "
         f"{model_path}, to find correct and wrong calls ...", flush=True)
   predicted = inference.predict_dataset(model, batches(), progress=inference.progress_bar(total))
-  chosen = _sample(predicted, COUNT.value, SEED.value)
-  wanted = sorted(i for indices in chosen.values() for i in indices)
-  images, offset = {}, 0
-  for batch in batches():  # the split's order is fixed: read the chosen cells again
-    for i in wanted:
-      if offset <= i < offset + len(batch["image"]):
-        images[i] = batch["image"][i - offset].numpy()
-    offset += len(batch["image"])
+  chosen = sample_calls(predicted["label"], predicted["probability"], model_flags.THRESHOLD.value, COUNT.value,
+                        SEED.value)
+  images = images_at(batches(), [i for indices in chosen.values() for i in indices])  # the split's order is fixed
 
   explain = make_gradcam_fn(model)
   cells = {}
@@ -95,8 +69,8 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
         continue
       stack = np.stack([images[i] for i in indices])
       heatmaps, probabilities = (t.numpy() for t in explain(stack))
-      tiles = [_caption_tile(stack[k], over, int(predicted["label"][i]), float(probabilities[k]),
-                             predicted["file_name"][i].decode())
+      tiles = [captioned_pair(stack[k], over, _caption(int(predicted["label"][i]), float(probabilities[k]),
+                                                       predicted["file_name"][i].decode()))
                for k, (i, over) in enumerate(zip(indices, overlay(stack, heatmaps), strict=True))]
       save_picture(image_grid(np.stack(tiles), columns=_TILE_COLUMNS), os.path.join(scratch, f"{group}.png"),
                    writer, f"gradcam/{split}/{group}", 0)

@@ -1,6 +1,7 @@
 """Grad-CAM on both backbones: heatmaps of the image's size, in [0, 1], not constant."""
 
 import numpy as np
+import tensorflow as tf
 import pytest
 
 from evaluation.errors import EvaluationError
@@ -37,3 +38,16 @@ def test_a_model_without_a_backbone_is_refused():
   model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
   with pytest.raises(EvaluationError, match="Grad-CAM needs a model built by the trainer"):
     make_gradcam_fn(model)
+
+
+def test_the_sample_draws_correct_and_wrong_calls_and_the_images_are_found_again():
+  from evaluation.gradcam import images_at, sample_calls
+  labels = np.array([1, 1, 0, 0, 1, 0])
+  probabilities = np.array([0.9, 0.2, 0.1, 0.7, 0.6, 0.4])  # wrong: cells 1 and 3
+  chosen = sample_calls(labels, probabilities, 0.5, count=3, seed=0)
+  assert chosen["wrong"] == [1, 3] and len(chosen["correct"]) == 3 and set(chosen["correct"]) <= {0, 2, 4, 5}
+  assert sample_calls(labels, probabilities, 0.5, count=3, seed=0) == chosen  # seeded
+  images = np.arange(6 * 2 * 2 * 3, dtype=np.uint8).reshape(6, 2, 2, 3)
+  batches = [{"image": tf.constant(images[i:i + 4])} for i in (0, 4)]
+  found = images_at(batches, [5, 1, 3])
+  assert sorted(found) == [1, 3, 5] and all(np.array_equal(found[i], images[i]) for i in found)
