@@ -7,6 +7,7 @@ import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from run_folder import layout
 from evaluation.errors import EvaluationError
 from evaluation.inference import (TTA_VIEWS, dihedral_views, load_classifier, make_predict_fn, predict_dataset,
                                   resolve_model)
@@ -85,10 +86,10 @@ def test_model_resolution_errors(tmp_path):
     resolve_model(None, str(tmp_path / "does-not-exist"))
   with pytest.raises(EvaluationError, match="it is a file, not a run folder"):
     resolve_model(None, str(tmp_path / "notes.txt"))
-  (tmp_path / "model.keras").write_bytes(b"")
-  assert resolve_model(None, str(tmp_path)).endswith("model.keras")
-  (tmp_path / "best.keras").write_bytes(b"")
-  assert resolve_model(None, str(tmp_path)).endswith("best.keras")  # the best epoch wins
+  (tmp_path / layout.FINAL_MODEL).write_bytes(b"")
+  assert resolve_model(None, str(tmp_path)).endswith(layout.FINAL_MODEL)
+  (tmp_path / layout.BEST_MODEL).write_bytes(b"")
+  assert resolve_model(None, str(tmp_path)).endswith(layout.BEST_MODEL)  # the best epoch wins
 
 
 def test_a_damaged_or_foreign_model_is_refused(tmp_path):

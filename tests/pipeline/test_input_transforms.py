@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
+from run_folder import layout
 from pipeline.input_transforms import TARGET_MEAN, TARGET_STD, InputTransform, input_transform_layer
 from trainer import backbones
 from trainer.model import build_classifier, inference_model
@@ -78,7 +79,7 @@ def test_the_exported_model_applies_the_same_transform_after_saving_and_loading(
   exported = inference_model(model)
   assert any(isinstance(layer, InputTransform) for layer in exported.layers)
   images = cells(2, batch=4, size=32)
-  path = tmp_path / "model.keras"
+  path = tmp_path / layout.FINAL_MODEL
   exported.save(path)
   reloaded = keras.saving.load_model(path)
   expected = model.predict(images, verbose=0)

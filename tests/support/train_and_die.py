@@ -20,6 +20,7 @@ import keras
 import tensorflow_datasets as tfds
 
 from console import exits
+from run_folder import layout
 from storage import atomic
 from trainer import checkpoints, flags as trainer_flags
 from trainer.train import run
@@ -70,7 +71,7 @@ def arm(point: str) -> list:
     counter, finish = Counter(int(args[0])), checkpoints._finish_commit
 
     def dying_finish(model_dir, state):
-      if os.path.exists(os.path.join(model_dir, "backup", "state.json")) and counter.hit():
+      if os.path.exists(os.path.join(model_dir, "backup", layout.STATE)) and counter.hit():
         die()
       finish(model_dir, state)
     checkpoints._finish_commit = dying_finish

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from run_folder import layout
 from evaluation import tricks
 from tests.support.subprocesses import module
 
@@ -16,10 +17,10 @@ def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_p
   assert result.returncode == 0, result.stderr[-3000:]
   assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
       "seed4-optical_density", "seed4-rgb", "seed4-rgb_second_seed", "seed4-stain_normalised"]
-  flags = json.loads((out / "seed4-optical_density" / "config.json").read_text())["flags"]
+  flags = json.loads((out / "seed4-optical_density" / layout.CONFIG).read_text())["flags"]
   assert (flags["input_transform"], flags["seed"]) == ("optical_density", 4)
   assert flags["train_splits"] == ["fold_0", "fold_1"]
-  assert json.loads((out / "seed4-rgb_second_seed" / "config.json").read_text())["flags"]["seed"] == 104
+  assert json.loads((out / "seed4-rgb_second_seed" / layout.CONFIG).read_text())["flags"]["seed"] == 104
   results = json.loads((out / "tricks.json").read_text())
   assert list(results["summary"]) == list(tricks.METHODS) and results["scored_on"] == "validation"
   chosen = results["neighbours_chosen_on_fold_2"]["4"]

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from run_folder import layout
 from tests.support.subprocesses import module
 SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--validation_steps=1", "--nosaved_model"]
@@ -21,7 +22,7 @@ def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_pa
   assert result.returncode == 0, result.stderr[-3000:]
   folds = ("fold_0", "fold_1", "fold_2")
   for fold in folds:
-    flags = json.loads((tmp_path / fold / "config.json").read_text())["flags"]
+    flags = json.loads((tmp_path / fold / layout.CONFIG).read_text())["flags"]
     assert flags["val_split"] == fold
     assert sorted(flags["train_splits"]) == sorted(set(folds) - {fold})
     assert flags["backbone"] == "small_cnn" and flags["image_size"] == 32  # the trainer flags passed through
@@ -73,7 +74,7 @@ def test_ctrl_c_stops_the_fold_trainer_and_the_tool_each_in_one_line(tiny_synthe
                              cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
   deadline = time.monotonic() + 300
-  while not (tmp_path / "fold_0" / "backup" / "state.json").exists():
+  while not (tmp_path / "fold_0" / "backup" / layout.STATE).exists():
     assert process.poll() is None and time.monotonic() < deadline, process.communicate()
     time.sleep(0.2)
   os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the tool and its fold trainer

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from run_folder import layout
 from cnmc_tfds.cnmc.layout import FINAL_DIR
 from evaluation.scores import classification_scores
 from tests.support.subprocesses import module
@@ -65,7 +66,7 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
   result = tool("evaluate", f"--model_dir={trained_run}", "--tta", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.loads((out / "metrics.json").read_text())
-  assert metrics["split"] == "validation" and metrics["models"][0].endswith("best.keras")
+  assert metrics["split"] == "validation" and metrics["models"][0].endswith(layout.BEST_MODEL)
   rows = read_csv(out / "predictions.csv")
   labels = [int(r["label"]) for r in rows]
   for name, column in (("plain", "probability"), ("tta", "probability_tta")):
@@ -84,7 +85,7 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
 
 
 def tiny_synthetic_dir(run_dir) -> str:
-  return json.loads((run_dir / "config.json").read_text())["dataset"]["data_dir"]
+  return json.loads((run_dir / layout.CONFIG).read_text())["dataset"]["data_dir"]
 
 
 def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_path):
@@ -101,7 +102,7 @@ def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_pat
   result = tool("evaluate", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'best'}")
   assert result.returncode == 0, result.stderr[-3000:]
   rows = read_csv(tmp_path / "best" / "predictions.csv")
-  best_epoch = json.loads((trained_run / "results.json").read_text())["best_epoch"] - 1
+  best_epoch = json.loads((trained_run / layout.RESULTS).read_text())["best_epoch"] - 1
   logged = history(trained_run)[best_epoch]["val_loss"]
   recomputed = binary_cross_entropy([int(r["label"]) for r in rows], [float(r["probability"]) for r in rows])
   assert recomputed == pytest.approx(logged, rel=1e-4)
@@ -193,9 +194,9 @@ def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_
 
 def test_a_run_whose_dataset_moved_is_an_error_not_another_dataset(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
-  config = json.loads((run_dir / "config.json").read_text())
+  config = json.loads((run_dir / layout.CONFIG).read_text())
   config["dataset"]["data_dir"] = str(tmp_path / "moved_away")
-  (run_dir / "config.json").write_text(json.dumps(config))
+  (run_dir / layout.CONFIG).write_text(json.dumps(config))
   result = tool("predict", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}")
   assert_refused(result, "synthetic_tiny", str(tmp_path / "moved_away"), "--dataset=")
   assert not (tmp_path / "out").exists()
@@ -204,18 +205,18 @@ def test_a_run_whose_dataset_moved_is_an_error_not_another_dataset(trained_run, 
 @pytest.mark.slow  # a command run; the library has fast tests
 def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
-  best = run_dir / "best.keras"
+  best = run_dir / layout.BEST_MODEL
   best.write_bytes(best.read_bytes()[: best.stat().st_size // 2])
   result = tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}")
   assert result.returncode == 0, result.stderr[-3000:]
-  assert "best.keras' is damaged" in result.stderr and "model.keras" in result.stderr
-  assert json.loads((tmp_path / "out" / "metrics.json").read_text())["models"][0].endswith("model.keras")
+  assert "best.keras' is damaged" in result.stderr and layout.FINAL_MODEL in result.stderr
+  assert json.loads((tmp_path / "out" / "metrics.json").read_text())["models"][0].endswith(layout.FINAL_MODEL)
 
 
 @pytest.mark.slow
 def test_a_damaged_run_config_is_named(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
-  (run_dir / "config.json").write_text("")
+  (run_dir / layout.CONFIG).write_text("")
   assert_refused(tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={tmp_path / 'out'}"),
                  "config.json is damaged")
 
@@ -225,7 +226,7 @@ def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
   import pipeline.augment  # noqa: F401  (the model holds its layer)
   import trainer.metrics  # noqa: F401
   run_dir = copy_of(trained_run, tmp_path)
-  model = keras.saving.load_model(run_dir / "model.keras")
+  model = keras.saving.load_model(run_dir / layout.FINAL_MODEL)
   for weight in model.weights:
     weight.assign(np.full(weight.shape, np.nan, weight.dtype))
   model.save(run_dir / "broken.keras")
@@ -273,7 +274,7 @@ def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(train
 @pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
   out = tmp_path / "eval"
-  best = trained_run / "best.keras"
+  best = trained_run / layout.BEST_MODEL
   result = tool("evaluate", f"--model={best}", f"--model={best}", "--tta", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   rows = read_csv(out / "predictions.csv")

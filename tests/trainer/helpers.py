@@ -19,10 +19,9 @@ def tiny_config(model_dir, **overrides) -> TrainConfig:
 
 
 def history(model_dir) -> list[dict]:
-  """history.csv as a list of {column: float}."""
-  import csv
-  with open(f"{model_dir}/history.csv") as f:
-    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+  """history.csv as a list of {column: float}, as every reader of a run folder reads it."""
+  from run_folder import record
+  return record.read_history(str(model_dir))
 
 
 def read_json(path) -> dict:

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from run_folder import layout
 from trainer import backbones, weights as weights_lib
 from trainer.config import TrainConfig
 from trainer.run_dir import check_model_dir
@@ -69,10 +70,10 @@ def test_image_size_below_the_backbone_minimum_is_refused(tmp_path):
 def test_model_dir_with_other_settings_is_refused(tmp_path):
   config = tiny_config(tmp_path)
   other = dataclasses.asdict(dataclasses.replace(config, batch_size=64))
-  (tmp_path / "config.json").write_text(json.dumps({"flags": other}))
+  (tmp_path / layout.CONFIG).write_text(json.dumps({"flags": other}))
   check_model_dir(config, str(tmp_path))  # no epoch was committed: not a run, its settings do not bind
   (tmp_path / "backup").mkdir()
-  (tmp_path / "backup" / "state.json").write_text(json.dumps({"history": [{"epoch": 0}]}))
+  (tmp_path / "backup" / layout.STATE).write_text(json.dumps({"history": [{"epoch": 0}]}))
   with pytest.raises(TrainerError, match="batch_size: 64 there, 8 now"):
     check_model_dir(config, str(tmp_path))
   check_model_dir(dataclasses.replace(config, batch_size=64, epochs=50), str(tmp_path))  # more epochs: resume

@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+from run_folder import layout
 from tests.support.subprocesses import python
 from tests.trainer.helpers import history, read_json
 
@@ -43,7 +44,7 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
 def test_mirrored_strategy_over_two_logical_cpus(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path), "oversample")
   assert result.returncode == 0, result.stderr[-3000:]
-  resolved = read_json(tmp_path / "config.json")["resolved"]
+  resolved = read_json(tmp_path / layout.CONFIG)["resolved"]
   assert resolved["strategy"] == "mirrored" and resolved["replicas"] == 2
   assert [int(row["epoch"]) for row in history(tmp_path)] == [1, 2]
 

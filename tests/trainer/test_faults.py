@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from run_folder import layout
 from tests.support.subprocesses import REPO, environment, module
 from tests.trainer.helpers import history, tiny_config
 from trainer import checkpoints
@@ -37,7 +38,7 @@ def test_a_diverging_run_stops_saying_where_and_what_to_try(tiny_synthetic, tmp_
   result = trainer(tiny_synthetic.data_dir, "--learning_rate=1e30", "--optimizer=sgd", f"--model_dir={tmp_path}")
   assert_one_clear_error(result, "Training diverged", "phase train, epoch 1", "--learning_rate",
                          "--mixed_precision=float32")
-  assert not (tmp_path / "results.json").exists() and not (tmp_path / "model.keras").exists()
+  assert not (tmp_path / layout.RESULTS).exists() and not (tmp_path / layout.FINAL_MODEL).exists()
 
 
 class PoisonAfterEpoch(keras.callbacks.Callback):
@@ -61,8 +62,8 @@ def test_divergence_keeps_the_last_good_epoch_and_best_model(tiny_synthetic, tmp
   images = np.zeros((1, 32, 32, 3), np.uint8)
   import pipeline.augment  # noqa: F401  (the model holds its layer)
   import trainer.metrics  # noqa: F401
-  assert np.isfinite(keras.saving.load_model(tmp_path / "best.keras").predict(images, verbose=0)).all()
-  assert not (tmp_path / "results.json").exists()
+  assert np.isfinite(keras.saving.load_model(tmp_path / layout.BEST_MODEL).predict(images, verbose=0)).all()
+  assert not (tmp_path / layout.RESULTS).exists()
 
 
 @pytest.mark.parametrize("flag,message", [
@@ -74,8 +75,8 @@ def test_splits_without_both_classes_are_refused_with_their_counts(tiny_syntheti
 
 
 def test_damaged_run_files_are_named_as_damaged(tiny_synthetic, tmp_path):
-  (tmp_path / "config.json").write_text("")
-  (tmp_path / "results.json").write_text("{}")  # a finished run: its record of settings matters
+  (tmp_path / layout.CONFIG).write_text("")
+  (tmp_path / layout.RESULTS).write_text("{}")  # a finished run: its record of settings matters
   assert_one_clear_error(trainer(tiny_synthetic.data_dir, f"--model_dir={tmp_path}"),
                          f"{tmp_path}/config.json is damaged")
 
@@ -97,7 +98,7 @@ def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(ti
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   try:
     deadline = time.monotonic() + 120
-    while not (tmp_path / "backup" / "state.json").exists():  # the first is training
+    while not (tmp_path / "backup" / layout.STATE).exists():  # the first is training
       assert time.monotonic() < deadline and first.poll() is None
       time.sleep(0.5)
     second = trainer(tiny_synthetic.data_dir, "--epochs=40", f"--model_dir={tmp_path}")
@@ -111,10 +112,10 @@ def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(ti
 
 def test_a_damaged_results_file_is_named(tiny_synthetic, tmp_path):
   run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
-  (tmp_path / "results.json").write_text("{")
+  (tmp_path / layout.RESULTS).write_text("{")
   with pytest.raises(TrainerError, match="results.json is damaged"):
     run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
-  json.loads((tmp_path / "config.json").read_text())  # untouched
+  json.loads((tmp_path / layout.CONFIG).read_text())  # untouched
 
 
 BUILD_TINY = """
@@ -142,10 +143,10 @@ def test_two_processes_building_one_dataset_build_it_once(tmp_path):
 
 
 def test_a_run_folder_with_history_but_no_commit_record_is_refused_and_left_alone(tiny_synthetic, tmp_path):
-  (tmp_path / "history.csv").write_text("epoch,loss\n0,0.7\n")
+  (tmp_path / layout.HISTORY).write_text("epoch,loss\n0,0.7\n")
   with pytest.raises(TrainerError, match="cannot be resumed safely"):
     run(tiny_config(tmp_path), builder=tiny_synthetic)
-  assert (tmp_path / "history.csv").read_text() == "epoch,loss\n0,0.7\n"
+  assert (tmp_path / layout.HISTORY).read_text() == "epoch,loss\n0,0.7\n"
 
 
 @pytest.mark.slow
@@ -160,11 +161,11 @@ def test_a_failed_start_leaves_nothing_behind_and_blocks_not_the_command_its_err
   (tmp_path / "mine").mkdir()  # a folder the user made stays, with the failed start's record in it
   failed = module("trainer", *effnet, f"--model_dir={tmp_path}/mine", env=offline)
   assert_one_clear_error(failed, "--weights=none")
-  assert json.loads((tmp_path / "mine" / "config.json").read_text())["flags"]["weights"] == "imagenet"
+  assert json.loads((tmp_path / "mine" / layout.CONFIG).read_text())["flags"]["weights"] == "imagenet"
   advised = module("trainer", *effnet, "--weights=none", f"--model_dir={tmp_path}/mine", env=offline)
   assert advised.returncode == 0, advised.stderr[-2000:]
   assert "holds no finished epoch (an earlier start failed or was stopped): starting afresh" in advised.stdout
-  assert json.loads((tmp_path / "mine" / "config.json").read_text())["flags"]["weights"] == "none"
+  assert json.loads((tmp_path / "mine" / layout.CONFIG).read_text())["flags"]["weights"] == "none"
 
 
 def test_an_unbuilt_dataset_leaves_no_run_folder(tmp_path):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from run_folder import layout
 from tests.support.subprocesses import REPO, environment
 from tests.trainer.helpers import history
 
@@ -32,7 +33,7 @@ def wait_for(path, process: subprocess.Popen, timeout: float = 180) -> None:
 
 def committed(model_dir) -> int:
   """Epochs in the commit record (history.csv follows it a moment later)."""
-  return len(json.loads((model_dir / "backup" / "state.json").read_text())["history"])
+  return len(json.loads((model_dir / "backup" / layout.STATE).read_text())["history"])
 
 
 def the_error_line(stderr: str) -> str:
@@ -47,7 +48,7 @@ def interrupt_mid_run(tiny_synthetic, model_dir, signum) -> tuple[int, str]:
   """Starts a long run, interrupts it once an epoch is committed; (exit status, its error line)."""
   process = start_trainer(f"--dataset={tiny_synthetic.data_dir}", "--epochs=50", "--steps_per_epoch=40",
                           f"--model_dir={model_dir}")
-  wait_for(model_dir / "backup" / "state.json", process)
+  wait_for(model_dir / "backup" / layout.STATE, process)
   time.sleep(0.3)
   process.send_signal(signum)
   _, stderr = process.communicate(timeout=120)

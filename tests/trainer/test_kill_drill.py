@@ -19,6 +19,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401  (and these metrics)
+from run_folder import layout
 from tests.support.subprocesses import REPO, environment, python
 from tests.trainer.helpers import history
 
@@ -48,9 +49,9 @@ def train(data_dir, point, model_dir, weights, **kwargs) -> subprocess.Completed
 
 def assert_complete(model_dir: pathlib.Path):
   assert [int(row["epoch"]) for row in history(model_dir)] == list(range(1, EPOCHS + 1))
-  results = json.loads((model_dir / "results.json").read_text())
+  results = json.loads((model_dir / layout.RESULTS).read_text())
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
-  for name in ("best.keras", "model.keras"):
+  for name in (layout.BEST_MODEL, layout.FINAL_MODEL):
     probabilities = keras.saving.load_model(model_dir / name).predict(images, verbose=0)
     assert probabilities.shape == (2, 1) and np.isfinite(probabilities).all()
   assert results["best_epoch"] - 1 in range(EPOCHS)
@@ -71,7 +72,7 @@ def assert_complete(model_dir: pathlib.Path):
 def test_a_kill_at_any_write_loses_nothing(tiny_synthetic, backbone_weights, tmp_path, point):
   killed = train(tiny_synthetic.data_dir, point, tmp_path, backbone_weights)
   assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-  assert not (tmp_path / "results.json").exists()
+  assert not (tmp_path / layout.RESULTS).exists()
   again = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights)
   assert again.returncode == 0, again.stderr[-3000:]
   assert_complete(tmp_path)

@@ -16,6 +16,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401
+from run_folder import layout
 from tests.support.subprocesses import REPO, environment, module
 from tests.trainer.helpers import history, read_json
 from tools.launch_local import free_ports, tf_config
@@ -42,12 +43,12 @@ def test_two_workers_train_one_model_into_one_run_folder(tiny_synthetic, tmp_pat
   assert result.returncode == 0, output[-4000:]
   # One run: each epoch once, the results, models that load, the pictures; written by the chief only.
   assert [int(row["epoch"]) for row in history(run)] == [1, 2]
-  results = read_json(run / "results.json")
+  results = read_json(run / layout.RESULTS)
   assert results["best_epoch"] in (1, 2)
-  resolved = read_json(run / "config.json")["resolved"]
+  resolved = read_json(run / layout.CONFIG)["resolved"]
   assert (resolved["strategy"], resolved["replicas"]) == ("multi_worker", 2)
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
-  for name in ("best.keras", "model.keras"):
+  for name in (layout.BEST_MODEL, layout.FINAL_MODEL):
     assert keras.saving.load_model(run / name).predict(images, verbose=0).shape == (2, 1)
   for picture in ("augmented_samples.png", "confusion_matrix.png"):
     assert (run / picture).stat().st_size > 1000
@@ -87,7 +88,7 @@ def test_a_killed_worker_stops_the_other_with_a_message_and_a_rerun_resumes(tiny
   assert [process.returncode for process in again] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
   assert f"Resuming {run} after epoch 1." in outputs[0] and f"Resuming {run} after epoch 1." in outputs[1]
   assert [int(row["epoch"]) for row in history(run)] == [1, 2, 3]
-  assert read_json(run / "results.json")["best_epoch"] in (1, 2, 3)
+  assert read_json(run / layout.RESULTS)["best_epoch"] in (1, 2, 3)
 
 
 @pytest.mark.parametrize("index", [0, 1])  # the cluster's leader, and a worker that cannot reach it
@@ -106,9 +107,9 @@ def test_the_launcher_returns_the_chiefs_status_and_stops_the_others(tiny_synthe
   """A chief that fails at once (a flag only it checks: its run folder holds other settings)."""
   run = tmp_path / "run"
   run.mkdir()
-  (run / "config.json").write_text(json.dumps({"flags": {"backbone": "effnetb3"}}))
+  (run / layout.CONFIG).write_text(json.dumps({"flags": {"backbone": "effnetb3"}}))
   (run / "backup").mkdir()  # an epoch was committed: the settings bind
-  (run / "backup" / "state.json").write_text(json.dumps({"history": [{"epoch": 0}]}))
+  (run / "backup" / layout.STATE).write_text(json.dumps({"history": [{"epoch": 0}]}))
   started = time.monotonic()
   result = module("tools.launch_local", "--workers=2", "--", f"--dataset={tiny_synthetic.data_dir}",
                   *trainer_flags(run, peer_timeout=120), timeout=300)

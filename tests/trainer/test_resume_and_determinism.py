@@ -6,6 +6,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401  (and these metrics)
+from run_folder import layout
 from tests.support.subprocesses import module
 from tests.trainer.helpers import history, tiny_config
 from trainer.train import run
@@ -46,12 +47,12 @@ def test_a_killed_run_resumes_at_the_next_epoch_and_skips_the_finished_warmup(ti
   with pytest.raises(Killed):
     # Epoch 0 warms up, epoch 1 is the first fine-tuning one.
     run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)
-  assert not (tmp_path / "run" / "results.json").exists()
+  assert not (tmp_path / "run" / layout.RESULTS).exists()
   recorder = EpochRecorder()
   run(config, extra_callbacks=[recorder], builder=tiny_synthetic)
   assert recorder.epochs == [2]  # neither the warm-up nor fine-tuning epoch 1 is trained again
   assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2, 3]
-  assert (tmp_path / "run" / "results.json").exists()
+  assert (tmp_path / "run" / layout.RESULTS).exists()
 
 
 @pytest.mark.parametrize("backbone", ["small_cnn", pytest.param("effnetb3", marks=pytest.mark.slow)])
@@ -68,7 +69,7 @@ def test_same_seed_and_deterministic_give_identical_metrics_and_weights(tiny_syn
   for row_a, row_b in zip(first, second, strict=True):
     row_a.pop("images_per_second"), row_b.pop("images_per_second")  # a timing, not a result
     assert row_a == row_b  # exactly: bit-identical runs
-  weights_a = keras.saving.load_model(tmp_path / "a" / "model.keras").get_weights()
-  weights_b = keras.saving.load_model(tmp_path / "b" / "model.keras").get_weights()
+  weights_a = keras.saving.load_model(tmp_path / "a" / layout.FINAL_MODEL).get_weights()
+  weights_b = keras.saving.load_model(tmp_path / "b" / layout.FINAL_MODEL).get_weights()
   for a, b in zip(weights_a, weights_b, strict=True):
     np.testing.assert_array_equal(a, b)

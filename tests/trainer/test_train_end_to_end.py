@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from run_folder import layout
 from trainer import profiles
 from trainer.train import run
 from tests.trainer.helpers import history, read_json, tiny_config
@@ -53,7 +54,7 @@ def scalar_tags(log_dir) -> set:
 
 def test_resolved_configuration_is_written(finished_run):
   model_dir, _ = finished_run
-  config = read_json(model_dir / "config.json")
+  config = read_json(model_dir / layout.CONFIG)
   assert config["flags"]["backbone"] == "small_cnn" and config["resolved"]["image_size"] == 32
   assert config["resolved"]["precision"] == "float32" and config["resolved"]["xla"] is False  # CPU auto
   assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic_tiny", "version": "1.0.0"}
@@ -125,7 +126,7 @@ def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_aft
   run(config, builder=tiny_synthetic)  # resumes at epoch 3
   assert len(profiles.profile_runs(tmp_path)) == 1
   assert profiles.summarise(profiles.newest_profile(str(tmp_path)))["steps_seen"] == 2  # steps 4-5: epoch 2
-  assert read_json(tmp_path / "config.json")["resolved"]["profile_steps"] == "4,5"  # what auto chose, recorded
+  assert read_json(tmp_path / layout.CONFIG)["resolved"]["profile_steps"] == "4,5"  # what auto chose, recorded
 
 
 def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
@@ -146,4 +147,4 @@ def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
 
 
 def json_best_epoch(model_dir) -> int:
-  return read_json(model_dir / "results.json")["best_epoch"] - 1
+  return read_json(model_dir / layout.RESULTS)["best_epoch"] - 1
