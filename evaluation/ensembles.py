@@ -54,7 +54,7 @@ def predict_members(members: list[Member], read, tta_modes, features: bool, tota
     if len(members) > 1:
       print(f"Member {i + 1} of {len(members)}: {member.path} ({member.image_size} px)", flush=True)
     predicted.append(inference.predict_dataset(member.model, read(member.image_size), tta_modes,
-                                               progress=inference.progress_bar(total), features=features))
+                                               total=total, features=features))
   return align(predicted)
 
 

@@ -121,14 +121,15 @@ def make_feature_fn(model: keras.Model):
   return embed
 
 
-def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=None, features: bool = False) -> dict:
+def predict_dataset(model: keras.Model, batches, tta_modes=(False,), total: int | None = None,
+                    features: bool = False) -> dict:
   """Runs the model over dict batches {"image": (B, S, S, 3) uint8, ...}.
 
   Args:
     model: a classifier returning P(ALL).
     batches: an iterable of dicts; every key but "image" is carried through.
     tta_modes: (False,), (True,) or (False, True) for both.
-    progress: a progress bar (progress_bar) updated with each batch's size, if given.
+    total: how many images the batches hold, for a progress bar (none if None).
     features: also return each image's pooled backbone features ("features", (N, D)).
   Returns:
     {"probability" and/or "probability_tta": (N,) float32, ["features"], every other key: (N,) numpy}.
@@ -138,18 +139,16 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
   predict_fns = {tta: make_predict_fn(model, tta) for tta in tta_modes}
   embed = make_feature_fn(model) if features else None
   columns: dict[str, list] = {}
-  for batch in batches:
-    for tta, predict in predict_fns.items():
-      columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
-    if embed is not None:
-      columns.setdefault("features", []).append(embed(batch["image"]).numpy())
-    for key, value in batch.items():
-      if key != "image":
-        columns.setdefault(key, []).append(np.asarray(value))
-    if progress is not None:
-      progress.update(len(batch["image"]))
-  if progress is not None:
-    progress.close()
+  with tqdm.tqdm(total=total, unit=" images", mininterval=1.0, desc="Predicting", disable=total is None) as bar:
+    for batch in batches:
+      for tta, predict in predict_fns.items():
+        columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
+      if embed is not None:
+        columns.setdefault("features", []).append(embed(batch["image"]).numpy())
+      for key, value in batch.items():
+        if key != "image":
+          columns.setdefault(key, []).append(np.asarray(value))
+      bar.update(len(batch["image"]))
   if not columns:
     raise EvaluationError("There are no images to predict.")
   results = {key: np.concatenate(parts) for key, parts in columns.items()}
@@ -159,8 +158,3 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), progress=No
                             f"{len(results[key])} images: the model is broken (did its training diverge?). "
                             "Nothing was written.")
   return results
-
-
-def progress_bar(total: int | None, what: str = "images") -> tqdm.tqdm:
-  """A progress bar for predict_dataset (its update(n) takes each batch's size)."""
-  return tqdm.tqdm(total=total, unit=f" {what}", mininterval=1.0, desc="Predicting")

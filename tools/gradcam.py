@@ -54,7 +54,7 @@ def gradcam(model_file: str | None, model_dir: str | None) -> str:
   total = builder.info.splits[split].num_examples
   print(f"Predicting {total} images of {builder.info.full_name} ({builder.data_dir}), split {split}, with the model "
         f"{model_path}, to find correct and wrong calls ...", flush=True)
-  predicted = inference.predict_dataset(model, batches(), progress=inference.progress_bar(total))
+  predicted = inference.predict_dataset(model, batches(), total=total)
   chosen = sample_calls(predicted["label"], predicted["probability"], model_flags.THRESHOLD.value, COUNT.value,
                         SEED.value)
   images = images_at(batches(), [i for indices in chosen.values() for i in indices])  # the split's order is fixed

@@ -325,20 +325,44 @@ def test_a_damaged_dataset_is_named_by_the_tools_too(trained_run, tiny_synthetic
   assert not (tmp_path / "out").exists()
 
 
+# The tool as a user runs it, but its predictions take a minute: a Ctrl-C then lands mid-work, every time.
+SLOW_PREDICTIONS = """
+import runpy, sys, time
+from cli import main
+share_gpu_memory = main.share_gpu_memory
+def and_slow_predictions():  # the tool has started TensorFlow (quietly) and is about to work
+  share_gpu_memory()
+  from evaluation import inference
+  predict = inference.predict_dataset
+  def slowly(model, batches, *args, **kwargs):
+    def slow_batches():
+      print("PREDICTING", flush=True)
+      time.sleep(60)
+      yield from batches
+    return predict(model, slow_batches(), *args, **kwargs)
+  inference.predict_dataset = slowly
+main.share_gpu_memory = and_slow_predictions
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["evaluate", "predict", "gradcam"])
 def test_ctrl_c_stops_a_tool_in_one_line_and_leaves_no_result(trained_run, tmp_path, name):
   import signal
   import sys
-  import time
   from tests.support.subprocesses import REPO, environment
-  process = subprocess.Popen([sys.executable, "-m", f"tools.{name}", f"--model_dir={trained_run}",
+  process = subprocess.Popen([sys.executable, "-c", SLOW_PREDICTIONS, f"tools.{name}", f"--model_dir={trained_run}",
                               f"--output_dir={tmp_path}/out"], cwd=REPO, env=environment(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  time.sleep(4)  # TensorFlow has started, the model is loading or predicting
+  for line in process.stdout:  # the tool has started its work
+    if line.startswith("PREDICTING"):
+      break
   process.send_signal(signal.SIGINT)
   _, stderr = process.communicate(timeout=60)
-  lines = [line for line in stderr.splitlines() if line.strip()]
+  lines = [line for line in stderr.replace("\r", "\n").splitlines()
+           if line.strip() and not line.startswith("Predicting")]  # the progress bar, closed on its own line
   assert process.returncode == 130 and len(lines) == 1, stderr[-2000:]
   assert lines[0].startswith("error: Interrupted (Ctrl-C)")
   assert not (tmp_path / "out").exists()
