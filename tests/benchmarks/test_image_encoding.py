@@ -1,8 +1,11 @@
 """The encoding benchmark's measurements: lossless formats, PNG smaller than BMP, every resize timed."""
 
+import pytest
+
 from benchmarks.image_encoding import measure, measure_resize, synthetic_cells
 
 
+@pytest.mark.slow  # a benchmark's own test
 def test_png_and_bmp_are_measured_on_cells_and_png_is_smaller():
   cells = synthetic_cells(2)
   assert cells[0].shape == (450, 450, 3)

@@ -34,6 +34,7 @@ def test_the_splits_and_seeds_are_the_tools_own(tmp_path):
   assert result.returncode == 1 and "sets" in result.stderr and "seed" in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.slow  # the tool starts TensorFlow and a trainer
 def test_quick_is_passed_on_and_not_overridden_by_the_cpu_sized_settings(tmp_path):
   # cnmc/real is not built in an empty data folder: the first run fails at once, after its command is printed.
   result = module("tools.compare_tricks", "--quick", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data",

@@ -168,6 +168,7 @@ def test_a_failed_start_leaves_nothing_behind_and_blocks_not_the_command_its_err
   assert json.loads((tmp_path / "mine" / layout.CONFIG).read_text())["flags"]["weights"] == "none"
 
 
+@pytest.mark.slow  # tests/trainer/test_run_dir.py checks the folder's removal in-process
 def test_an_unbuilt_dataset_leaves_no_run_folder(tmp_path):
   result = module("trainer", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data", *SMALL,
                   f"--model_dir={tmp_path}/run")
@@ -192,6 +193,7 @@ def test_a_shard_cut_short_is_named_with_the_command_that_rebuilds_it(tiny_synth
   assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # the cut-short shard's test is the fast one
 def test_a_shard_damaged_inside_is_named_once_read(tiny_synthetic, tmp_path):
   def flip(data: bytes) -> bytes:  # the same size: only reading the records finds it (their checksums)
     middle = len(data) // 2

@@ -55,6 +55,7 @@ def interrupt_mid_run(tiny_synthetic, model_dir, signum) -> tuple[int, str]:
   return process.returncode, the_error_line(stderr)
 
 
+@pytest.mark.slow  # a training process; tests/console/test_exits.py checks the exit itself in a second
 def test_ctrl_c_says_where_it_stopped_what_is_kept_and_how_to_resume(tiny_synthetic, tmp_path):
   code, line = interrupt_mid_run(tiny_synthetic, tmp_path / "run", signal.SIGINT)
   kept = committed(tmp_path / "run")
