@@ -10,15 +10,22 @@ ROTATION_DEGREES, SHIFT, SHEAR, ZOOM = (NOTEBOOK[name] for name in ("rotation", 
 
 def build_benchmark_data(data_dir: str, images_scale: float):
   """The synthetic dataset at the requested scale; returns (builder, training-folder with all/ hem/)."""
-  from cnmc_tfds.cnmc import layout
   from cnmc_tfds.cnmc.cnmc_dataset_builder import Builder, CnmcConfig
   config = CnmcConfig(name=f"synthetic_bench_{images_scale:g}", synthetic=True, images_scale=images_scale,
                       subjects_scale=1.0, description="Benchmark data.")
   builder = Builder(config=config, data_dir=data_dir)
   builder.download_and_prepare()
+  return builder, class_folders(builder)
+
+
+def class_folders(builder) -> str:
+  """For a built synthetic dataset: a folder beside it with all/ and hem/ holding its training BMPs."""
+  from cnmc_tfds.cnmc import layout
+  data_dir = os.path.dirname(os.path.dirname(os.path.dirname(str(builder.data_dir))))  # <data_dir>/cnmc/<c>/<v>
   # The BMP download it was built from (tfds' default download folder is <data_dir>/downloads).
   tree = builder.synthetic_download_path(os.path.join(data_dir, "downloads")) / layout.KAGGLE_ROOT
-  return builder, _merged_class_folders(tree / "training_data", os.path.join(data_dir, f"{config.name}_flat"))
+  name = builder.builder_config.name
+  return _merged_class_folders(tree / "training_data", os.path.join(data_dir, f"{name}_flat"))
 
 
 def _merged_class_folders(training_data, target: str) -> str:

@@ -1,10 +1,11 @@
-"""The benchmarks' synthetic data (a download of BMPs and its TFRecords), built once for these tests."""
+"""The benchmarks' data: the tiny synthetic set the other tests use, and its BMP download as the image folders
+the notebook baselines read."""
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def benchmark_data(tmp_path_factory):
-  """(builder, folder of all/ and hem/ BMPs) at 0.5% of the real counts."""
-  from benchmarks.data import build_benchmark_data
-  return build_benchmark_data(str(tmp_path_factory.mktemp("benchmark_data")), 0.005)
+def benchmark_data(tiny_synthetic):
+  """(builder, folder of all/ and hem/ BMPs)."""
+  from benchmarks.data import class_folders
+  return tiny_synthetic, class_folders(tiny_synthetic)

@@ -1,5 +1,8 @@
 """A killed run resumes at the next epoch; the same seed with --deterministic repeats a run exactly."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -7,7 +10,7 @@ import pytest
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401  (and these metrics)
 from run_folder import layout
-from tests.support.subprocesses import module
+from tests.support.subprocesses import REPO, environment
 from tests.trainer.helpers import history, tiny_config
 from trainer.train import run
 
@@ -57,13 +60,17 @@ def test_a_killed_run_resumes_at_the_next_epoch_and_skips_the_finished_warmup(ti
 
 @pytest.mark.parametrize("backbone", ["small_cnn", pytest.param("effnetb3", marks=pytest.mark.slow)])
 def test_same_seed_and_deterministic_give_identical_metrics_and_weights(tiny_synthetic, tmp_path, backbone):
-  # Two processes, as a user reruns a command: `python -m trainer` end to end, flags and all.
-  for name in ("a", "b"):
-    result = module("trainer", f"--dataset={tiny_synthetic.data_dir}", f"--backbone={backbone}", "--weights=none",
-                    "--image_size=32", "--batch_size=8", "--epochs=2", "--steps_per_epoch=3",
-                    "--validation_steps=1", "--deterministic", "--seed=7", "--nosaved_model",
-                    f"--model_dir={tmp_path / name}")
-    assert result.returncode == 0, result.stderr[-3000:]
+  # Two processes, as a user reruns a command: `python -m trainer` end to end, flags and all; side by side,
+  # since a deterministic result may not depend on what else the machine does.
+  processes = [subprocess.Popen([sys.executable, "-m", "trainer", f"--dataset={tiny_synthetic.data_dir}",
+                                 f"--backbone={backbone}", "--weights=none", "--image_size=32", "--batch_size=8",
+                                 "--epochs=2", "--steps_per_epoch=3", "--validation_steps=1", "--deterministic",
+                                 "--seed=7", "--nosaved_model", f"--model_dir={tmp_path / name}"],
+                                cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True) for name in ("a", "b")]
+  for process in processes:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
   first, second = history(tmp_path / "a"), history(tmp_path / "b")
   assert len(first) == 2
   for row_a, row_b in zip(first, second, strict=True):
