@@ -1,7 +1,8 @@
 """Writes a synthetic download: the Kaggle mirror's tree of BMP files and the labels CSV.
 
 The synthetic config builds from this tree with the same reader as the real download, so every
-code path the real data takes is exercised without it. Counts scale the real ones (CNMC.md).
+code path the real data takes is exercised without it. Counts scale the real ones (the per-fold, per-class
+image and subject counts below, from the dataset's description on TCIA).
 """
 
 import csv
