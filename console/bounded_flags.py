@@ -10,7 +10,7 @@ import sys
 from absl import flags
 
 
-class _FloatInRange(flags.FloatParser):
+class FloatInRange(flags.FloatParser):
   """A float in (lower, upper), [lower, upper), ... as asked; absl's help text says which."""
 
   def __init__(self, lower: float, upper: float | None, lower_open: bool, upper_open: bool):
@@ -28,7 +28,7 @@ class _FloatInRange(flags.FloatParser):
     return below or above
 
 
-def _define(parser: _FloatInRange, name: str, default: float, help_text: str) -> flags.FlagHolder:
+def _define(parser: FloatInRange, name: str, default: float, help_text: str) -> flags.FlagHolder:
   # A key flag of the module that asked for it (not of this one), so its --help lists it.
   caller = sys._getframe(2).f_globals["__name__"]
   holder = flags.DEFINE(parser, name, default, help_text, serializer=flags.ArgumentSerializer(), module_name=caller)
@@ -39,9 +39,9 @@ def _define(parser: _FloatInRange, name: str, default: float, help_text: str) ->
 
 def define_positive_float(name: str, default: float, help_text: str) -> flags.FlagHolder:
   """A float flag that must be > 0 (learning rates, scales)."""
-  return _define(_FloatInRange(0.0, None, lower_open=True, upper_open=False), name, default, help_text)
+  return _define(FloatInRange(0.0, None, lower_open=True, upper_open=False), name, default, help_text)
 
 
 def define_fraction(name: str, default: float, help_text: str, below_one: bool = False) -> flags.FlagHolder:
   """A float flag in [0, 1], or [0, 1) with below_one (a dropout rate of 1 drops everything)."""
-  return _define(_FloatInRange(0.0, 1.0, lower_open=False, upper_open=below_one), name, default, help_text)
+  return _define(FloatInRange(0.0, 1.0, lower_open=False, upper_open=below_one), name, default, help_text)

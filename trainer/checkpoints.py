@@ -67,7 +67,7 @@ def _history_csv(rows: list[dict]) -> str:
   return text.getvalue()
 
 
-def _finish_commit(model_dir: str, state: RunState) -> None:
+def finish_commit(model_dir: str, state: RunState) -> None:
   """Step 4 of the transaction; safe to repeat."""
   if state.best is not None:
     partial = _partial_best(model_dir, state.best["epoch"])
@@ -104,7 +104,7 @@ def load_state(model_dir: str) -> RunState:
       raise TrainerError(f"{path} is damaged ({error}). It records which epochs of the run in {model_dir} are "
                          "finished; without it the run cannot resume. Move the folder aside and train again "
                          "with a new --model_dir (its best.keras, if any, is a complete model).") from None
-  _finish_commit(model_dir, state)
+  finish_commit(model_dir, state)
   return state
 
 
@@ -172,7 +172,7 @@ class EpochCommit(keras.callbacks.Callback):
     self.state = RunState(history=[*self.state.history, row], best=best,
                           weights=[name, *self.state.weights][:KEPT_WEIGHTS])
     atomic.write_json(os.path.join(_backup_dir(self.model_dir), STATE), self.state.to_json())  # the commit
-    _finish_commit(self.model_dir, self.state)
+    finish_commit(self.model_dir, self.state)
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

@@ -90,13 +90,13 @@ def test_ctrl_c_and_sigterm_end_in_one_line_with_the_shells_status(signum, code,
 
 
 def test_a_float_range_parser_says_its_range_and_refuses_the_ends():
-  positive = bounded_flags._FloatInRange(0.0, None, lower_open=True, upper_open=False)
+  positive = bounded_flags.FloatInRange(0.0, None, lower_open=True, upper_open=False)
   assert positive.syntactic_help == "a number > 0"
   assert positive.parse("1e-9") == 1e-9
   for bad in ("0", "-0.1"):
     with pytest.raises(ValueError):
       positive.parse(bad)
-  share = bounded_flags._FloatInRange(0.0, 1.0, lower_open=False, upper_open=True)
+  share = bounded_flags.FloatInRange(0.0, 1.0, lower_open=False, upper_open=True)
   assert share.parse("0") == 0.0 and share.syntactic_help == "a number in the range [0, 1)"
   with pytest.raises(ValueError):
     share.parse("1")

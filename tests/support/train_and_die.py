@@ -68,13 +68,13 @@ def arm(point: str) -> list:
     atomic.fsync_tree = dying_fsync
     return []
   if kind == "after_commit":
-    counter, finish = Counter(int(args[0])), checkpoints._finish_commit
+    counter, finish = Counter(int(args[0])), checkpoints.finish_commit
 
     def dying_finish(model_dir, state):
       if os.path.exists(os.path.join(model_dir, "backup", layout.STATE)) and counter.hit():
         die()
       finish(model_dir, state)
-    checkpoints._finish_commit = dying_finish
+    checkpoints.finish_commit = dying_finish
     return []
   if kind == "phase_end":
     counter, fit = Counter(int(args[0])), keras.Model.fit

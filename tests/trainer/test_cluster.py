@@ -69,7 +69,7 @@ def test_slurm_environment_resolves_to_the_expected_cluster(monkeypatch):
     monkeypatch.setenv(name, value)
   monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
   role = cluster.detect("auto")
-  resolver = multi_worker._resolver(role, slurm_port=9000)
+  resolver = multi_worker.cluster_resolver(role, slurm_port=9000)
   assert resolver.cluster_spec().as_dict() == {"worker": ["node01:9000", "node01:9001", "node02:9000",
                                                           "node02:9001"]}
   assert (resolver.task_type, resolver.task_id) == ("worker", 3)

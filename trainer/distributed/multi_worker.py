@@ -24,7 +24,7 @@ LOST_CONTACT = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.
                 tf.errors.CancelledError, tf.errors.InternalError, tf.errors.FailedPreconditionError)
 
 
-def _resolver(role: Role, slurm_port: int) -> tf.distribute.cluster_resolver.ClusterResolver:
+def cluster_resolver(role: Role, slurm_port: int) -> tf.distribute.cluster_resolver.ClusterResolver:
   if role.source == "TF_CONFIG":
     return tf.distribute.cluster_resolver.TFConfigClusterResolver()
   # GPU binding is left to SLURM (srun --gpus-per-task); the resolver's own allocation is switched off,
@@ -63,7 +63,7 @@ def _configure_coordination(resolver, peer_timeout: int) -> None:
 
 def make_strategy(role: Role, peer_timeout: int, slurm_port: int) -> tf.distribute.MultiWorkerMirroredStrategy:
   """Joins the cluster (waiting up to peer_timeout seconds for every worker) and returns its strategy."""
-  resolver = _resolver(role, slurm_port)
+  resolver = cluster_resolver(role, slurm_port)
   everyone = addresses(resolver)
   _configure_coordination(resolver, peer_timeout)
   print(f"Joining the cluster as {role}; waiting up to {peer_timeout} s for {', '.join(everyone)}.", flush=True)
