@@ -24,6 +24,12 @@ def history(model_dir) -> list[dict]:
   return record.read_history(str(model_dir))
 
 
+def best_epoch(model_dir) -> int:
+  """The epoch (from 1) with the highest validation weighted F1 in history.csv, the first if tied."""
+  rows = history(model_dir)
+  return int(max(rows, key=lambda row: (row["val_weighted_f1"], -row["epoch"]))["epoch"])
+
+
 def read_json(path) -> dict:
   with open(path) as f:
     return json.load(f)

@@ -113,9 +113,11 @@ def test_a_second_run_in_the_same_model_dir_is_refused_and_the_first_finishes(ti
 def test_a_damaged_results_file_is_named(tiny_synthetic, tmp_path):
   run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
   (tmp_path / layout.RESULTS).write_text("{")
+  before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
   with pytest.raises(TrainerError, match="results.json is damaged"):
     run(tiny_config(tmp_path, backbone="small_cnn", epochs=1), builder=tiny_synthetic)
-  json.loads((tmp_path / layout.CONFIG).read_text())  # untouched
+  after = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+  assert after == before  # every file of the run as it was, byte for byte
 
 
 BUILD_TINY = """
