@@ -43,6 +43,18 @@ def interrupt_name(interrupt: KeyboardInterrupt) -> str:
   return "Terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "Interrupted (Ctrl-C)"
 
 
+def disguised_interrupt(error: BaseException) -> KeyboardInterrupt | None:
+  """The interrupt hidden in a RuntimeError that pybind11 raises when Ctrl-C or SIGTERM lands while a
+  TensorFlow op builds its own error ("MISMATCH of original and normalized active exception types: ORIGINAL
+  UnavailableError REPLACED BY KeyboardInterrupt", seen in a multi-worker job); None for any other error."""
+  text = str(error) if isinstance(error, RuntimeError) else ""
+  if "REPLACED BY Terminated" in text:
+    return Terminated()
+  if "REPLACED BY KeyboardInterrupt" in text:
+    return KeyboardInterrupt()
+  return None
+
+
 def _raise_terminated(signum, frame):
   raise Terminated()
 
@@ -100,6 +112,13 @@ def _is_data_loss(error: BaseException) -> bool:
   return type(error).__name__ == "DataLossError" and "tensorflow" in sys.modules
 
 
+def _interrupted(interrupt: KeyboardInterrupt) -> None:
+  """An interrupt no command described: what every command can say (its writes are atomic)."""
+  _end_progress_line()
+  fail(f"{interrupt_name(interrupt)}: stopped; every file written so far is complete, nothing half-written was "
+       "left.", EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+
+
 def run(main: Callable[[list[str]], object], on_data_loss: Callable[[Exception], str] = describe_data_loss) -> None:
   """Runs main(arguments after the flags) under absl with the rules in the module docstring."""
   def absl_main(argv):
@@ -111,14 +130,15 @@ def run(main: Callable[[list[str]], object], on_data_loss: Callable[[Exception],
       _end_progress_line()
       fail(str(stopped), stopped.exit_code)
     except KeyboardInterrupt as interrupt:
-      _end_progress_line()
-      fail(f"{interrupt_name(interrupt)}: stopped; every file written so far is complete, nothing half-written "
-           "was left.", EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+      _interrupted(interrupt)
     except app.UsageError as error:
       fail(str(error))
     except OSError as error:
       fail(_one_line_reason(error))
-    except Exception as error:  # noqa: BLE001  (only TensorFlow's DataLossError is ours to word)
+    except Exception as error:  # noqa: BLE001  (only an interrupt in disguise and a DataLossError are ours)
+      interrupt = disguised_interrupt(error)
+      if interrupt is not None:
+        _interrupted(interrupt)
       if not _is_data_loss(error):
         raise
       fail(on_data_loss(error))

@@ -18,6 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.loading import load_builder
+from console import exits
 from run_folder import layout, record
 from storage import atomic
 from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
@@ -146,6 +147,11 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Se
     with job.folder() as model_dir, job.lost_peers_reported():
       return _train(config, setup, job, model_dir, progress, builder, [progress, *extra_callbacks])
   except KeyboardInterrupt as interrupt:
+    raise progress.stopped(interrupt, run_dir.resume_command(config)) from None
+  except RuntimeError as error:
+    interrupt = exits.disguised_interrupt(error)
+    if interrupt is None:
+      raise
     raise progress.stopped(interrupt, run_dir.resume_command(config)) from None
 
 

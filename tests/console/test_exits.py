@@ -100,3 +100,12 @@ def test_a_float_range_parser_says_its_range_and_refuses_the_ends():
   assert share.parse("0") == 0.0 and share.syntactic_help == "a number in the range [0, 1)"
   with pytest.raises(ValueError):
     share.parse("1")
+
+
+def test_an_interrupt_disguised_by_pybind11_is_recognised_and_nothing_else_is():
+  seen = ("pybind11::error_already_set: MISMATCH of original and normalized active exception types: ORIGINAL "
+          "UnavailableError REPLACED BY {}: <EMPTY MESSAGE>")
+  assert type(exits.disguised_interrupt(RuntimeError(seen.format("KeyboardInterrupt")))) is KeyboardInterrupt
+  assert isinstance(exits.disguised_interrupt(RuntimeError(seen.format("Terminated"))), exits.Terminated)
+  assert exits.disguised_interrupt(RuntimeError("a real bug")) is None
+  assert exits.disguised_interrupt(ValueError(seen.format("KeyboardInterrupt"))) is None

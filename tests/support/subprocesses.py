@@ -9,8 +9,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def environment(**extra: str) -> dict:
-  """The test process's environment, with the repository importable and TensorFlow's C++ log quiet."""
-  return {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+  """The test process's environment, with the repository importable. TensorFlow's C++ log level is left to
+  the commands (quiet by default, as a user gets them)."""
+  env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+  return {**env, "PYTHONPATH": str(REPO), **extra}
 
 
 def python(*args: str, timeout: int = 900, env: dict | None = None, cwd=REPO) -> subprocess.CompletedProcess:

@@ -55,6 +55,8 @@ def test_two_workers_train_one_model_into_one_run_folder(tiny_synthetic, tmp_pat
   # The second worker wrote nothing there and removed its own folder.
   assert not list(scratch.iterdir()), list(scratch.iterdir())
   assert "Done: worker 1 of 2" in output and "[launcher] the chief exited with status 0." in output
+  # Quiet by default: no library log line from either worker (TensorFlow's collectives logged ~70 before).
+  assert not re.search(r"^\[worker \d\] ([IWE]\d{4} |WARNING: All log messages)", output, re.M), output[-3000:]
   # Both workers hold the same weights at the end (each checks its own against the chief's).
   fingerprints = dict(FINGERPRINT.findall(output))
   assert set(fingerprints) == {"0", "1"} and fingerprints["0"] == fingerprints["1"], output[-3000:]
