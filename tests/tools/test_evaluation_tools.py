@@ -1,4 +1,7 @@
-"""evaluate, predict and gradcam from the command line, on a model trained for seconds on the tiny set."""
+"""evaluate, predict and gradcam from the command line, on a model trained for seconds on the tiny set.
+
+Each command runs once as a new process (its first test below); the other tests run it inside the test
+process (tests/support/in_process.py), seconds faster each, and the interrupt tests interrupt a process."""
 
 import csv
 import json
@@ -13,7 +16,7 @@ import pytest
 from run_folder import layout
 from cnmc_tfds.cnmc.layout import FINAL_DIR
 from evaluation.scores import classification_scores
-from tests.support.subprocesses import module
+from tests.support import in_process, subprocesses
 from tests.trainer.helpers import history, tiny_config
 from trainer.train import run
 
@@ -46,8 +49,12 @@ def trained_run(tiny_synthetic, tmp_path_factory):
   return model_dir
 
 
-def tool(name: str, *args: str) -> subprocess.CompletedProcess:
-  return module(f"tools.{name}", *args)
+def tool(name: str, *args: str, cwd=None) -> in_process.Finished:
+  return in_process.module(f"tools.{name}", *args, cwd=cwd)
+
+
+def tool_process(name: str, *args: str) -> subprocess.CompletedProcess:
+  return subprocesses.module(f"tools.{name}", *args)
 
 
 def read_csv(path) -> list[dict]:
@@ -63,7 +70,7 @@ def binary_cross_entropy(labels, probabilities) -> float:
 
 def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_path):
   out = tmp_path / "eval"
-  result = tool("evaluate", f"--model_dir={trained_run}", "--tta", f"--output_dir={out}")
+  result = tool_process("evaluate", f"--model_dir={trained_run}", "--tta", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.loads((out / "metrics.json").read_text())
   assert metrics["split"] == "validation" and metrics["models"][0].endswith(layout.BEST_MODEL)
@@ -108,7 +115,6 @@ def test_reloaded_models_predict_what_the_trainer_validated(trained_run, tmp_pat
   assert recomputed == pytest.approx(logged, rel=1e-4)
 
 
-@pytest.mark.slow
 def test_evaluate_refuses_the_unlabelled_test_split_and_writes_nothing(trained_run, tmp_path):
   result = tool("evaluate", f"--model_dir={trained_run}", "--split=test", f"--output_dir={tmp_path / 'eval'}")
   assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -118,7 +124,7 @@ def test_evaluate_refuses_the_unlabelled_test_split_and_writes_nothing(trained_r
 
 def test_predict_writes_the_submission_in_numeric_order_and_a_folder_gives_the_same(trained_run, tiny_synthetic,
                                                                                     tmp_path):
-  result = tool("predict", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'split'}")
+  result = tool_process("predict", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'split'}")
   assert result.returncode == 0, result.stderr[-3000:]
   rows = read_csv(tmp_path / "split" / "predictions.csv")
   lines = (tmp_path / "split" / "isbi_valid.predict").read_text().splitlines()
@@ -137,7 +143,6 @@ def test_predict_writes_the_submission_in_numeric_order_and_a_folder_gives_the_s
                              [float(r["probability_all"]) for r in rows], atol=1e-5)
 
 
-@pytest.mark.slow
 def test_predict_names_every_unreadable_image_and_writes_nothing(trained_run, tiny_synthetic, tmp_path):
   source = next(pathlib.Path(tiny_synthetic.data_dir).parents[2].rglob(FINAL_DIR))
   folder = tmp_path / "images"
@@ -153,7 +158,7 @@ def test_predict_names_every_unreadable_image_and_writes_nothing(trained_run, ti
 @pytest.mark.slow  # a command run; the library has fast tests
 def test_gradcam_writes_correct_and_wrong_pictures(trained_run, tmp_path):
   out = tmp_path / "gradcam"
-  result = tool("gradcam", f"--model_dir={trained_run}", "--count=3", f"--output_dir={out}")
+  result = tool_process("gradcam", f"--model_dir={trained_run}", "--count=3", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   cells = json.loads((out / "cells.json").read_text())
   groups = [g for g in ("correct", "wrong") if cells.get(g)]
@@ -178,7 +183,6 @@ def assert_refused(result, *phrases):
     assert phrase in result.stderr, result.stderr[-3000:]
 
 
-@pytest.mark.slow  # the same refusals are unit-tested, fast, in tests/storage/test_result_dirs.py
 @pytest.mark.parametrize("where", ["run", "parent", "cwd", "foreign"])
 def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_run, tmp_path, where):
   run_dir = copy_of(trained_run, tmp_path)
@@ -187,7 +191,7 @@ def test_an_output_folder_holding_what_the_tool_did_not_make_is_refused(trained_
   (foreign / "paper.tex").write_text("mine")
   output = {"run": run_dir, "parent": tmp_path, "cwd": ".", "foreign": foreign}[where]  # "." is `foreign`
   before = sorted(p.name for p in tmp_path.rglob("*"))
-  result = module("tools.evaluate", f"--model_dir={run_dir}", f"--output_dir={output}", cwd=foreign)
+  result = tool("evaluate", f"--model_dir={run_dir}", f"--output_dir={output}", cwd=foreign)
   assert_refused(result, "--output_dir=", "Choose a")
   assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing deleted, nothing added
 
@@ -202,7 +206,6 @@ def test_a_run_whose_dataset_moved_is_an_error_not_another_dataset(trained_run, 
   assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow  # a command run; the library has fast tests
 def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
   best = run_dir / layout.BEST_MODEL
@@ -213,7 +216,6 @@ def test_a_damaged_best_model_falls_back_to_the_final_model_with_a_warning(train
   assert json.loads((tmp_path / "out" / "metrics.json").read_text())["models"][0].endswith(layout.FINAL_MODEL)
 
 
-@pytest.mark.slow
 def test_a_damaged_run_config_is_named(trained_run, tmp_path):
   run_dir = copy_of(trained_run, tmp_path)
   (run_dir / layout.CONFIG).write_text("")
@@ -221,7 +223,6 @@ def test_a_damaged_run_config_is_named(trained_run, tmp_path):
                  "config.json is damaged")
 
 
-@pytest.mark.slow
 def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
   import pipeline.augment  # noqa: F401  (the model holds its layer)
   import trainer.metrics  # noqa: F401
@@ -246,7 +247,6 @@ def second_model(tmp_path_factory):
   return path
 
 
-@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(trained_run, second_model, tmp_path):
   out = tmp_path / "eval"
   result = tool("evaluate", f"--model_dir={trained_run}", f"--model={second_model}", "--tta", "--neighbour_correction",
@@ -271,7 +271,6 @@ def test_evaluate_reports_members_ensemble_tta_and_correction_side_by_side(train
     assert metrics["scores"][m]["weighted_f1"] == pytest.approx(expected["weighted_f1"], abs=1e-5), m
 
 
-@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
   out = tmp_path / "eval"
   best = trained_run / layout.BEST_MODEL
@@ -283,7 +282,6 @@ def test_an_ensemble_of_a_model_with_itself_is_the_model(trained_run, tmp_path):
                                [float(r[f"probability_{member}"]) for r in rows], atol=1e-6)
 
 
-@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_set(trained_run, second_model,
                                                                                     tmp_path):
   out = tmp_path / "predict"
@@ -301,7 +299,6 @@ def test_predict_writes_a_corrected_ensemble_submission_for_the_unlabelled_test_
   assert "neighbours" in result.stdout
 
 
-@pytest.mark.slow  # commands; the methods have fast tests (tests/evaluation)
 def test_gradcam_refuses_an_ensemble(trained_run, second_model, tmp_path):
   result = tool("gradcam", f"--model_dir={trained_run}", f"--model={second_model}", f"--output_dir={tmp_path / 'g'}")
   assert result.returncode == 1 and "explains one model" in result.stderr
@@ -313,7 +310,6 @@ def test_a_run_folder_that_does_not_exist_is_named_as_such(tmp_path):
   assert f"--model_dir={tmp_path}/runs/does-not-exist: no such folder" in result.stderr
 
 
-@pytest.mark.slow  # the trainer's test of the same message is fast (tests/trainer/test_faults.py)
 def test_a_damaged_dataset_is_named_by_the_tools_too(trained_run, tiny_synthetic, tmp_path):
   folder = tmp_path / "cnmc" / "synthetic_tiny" / "1.0.0"
   shutil.copytree(tiny_synthetic.data_dir, folder)
@@ -352,9 +348,8 @@ runpy.run_module(sys.argv[0], run_name="__main__")
 def test_ctrl_c_stops_a_tool_in_one_line_and_leaves_no_result(trained_run, tmp_path, name):
   import signal
   import sys
-  from tests.support.subprocesses import REPO, environment
   process = subprocess.Popen([sys.executable, "-c", SLOW_PREDICTIONS, f"tools.{name}", f"--model_dir={trained_run}",
-                              f"--output_dir={tmp_path}/out"], cwd=REPO, env=environment(),
+                              f"--output_dir={tmp_path}/out"], cwd=subprocesses.REPO, env=subprocesses.environment(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   for line in process.stdout:  # the tool has started its work
     if line.startswith("PREDICTING"):

@@ -33,3 +33,22 @@ def best_epoch(model_dir) -> int:
 def read_json(path) -> dict:
   with open(path) as f:
     return json.load(f)
+
+
+# `python -m trainer` at the size of tiny_config, for the tests of what the command itself does.
+SMALL_FLAGS = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=2",
+               "--steps_per_epoch=3", "--validation_steps=1", "--nosaved_model"]
+
+
+def small_trainer(data_dir, *flags: str):
+  """`python -m trainer --dataset=<data_dir> <SMALL_FLAGS> <flags>`, run in this process (in_process.module)."""
+  from tests.support import in_process
+  return in_process.module("trainer", f"--dataset={data_dir}", *SMALL_FLAGS, *flags)
+
+
+def assert_one_clear_error(result, *phrases: str) -> None:
+  """Exit status 1, no traceback, and every phrase on stderr."""
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  for phrase in phrases:
+    assert phrase in result.stderr, result.stderr[-2000:]

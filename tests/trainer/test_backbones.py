@@ -1,11 +1,16 @@
 """Each backbone builds into the classifier and takes one training step at a small size."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
+from tests.support import in_process
 from trainer import backbones
-from trainer.config import AUGMENTATIONS
+from trainer.config import AUGMENTATIONS, TrainConfig
+from trainer.errors import TrainerError
+from trainer.train import run
 from trainer.metrics import training_metrics
 from trainer.model import build_classifier
 
@@ -62,3 +67,16 @@ def test_small_cnn_has_no_imagenet_weights():
   from trainer.weights import build_with_weights
   with pytest.raises(TrainerError, match="small_cnn has no ImageNet weights: pass --weights=none"):
     build_with_weights(backbones.get_backbone("small_cnn"), (32, 32, 3), "imagenet")
+
+
+def test_an_unknown_backbone_is_refused_with_the_choices():
+  with pytest.raises(TrainerError, match="effnetb3, inception_resnet_v2"):
+    backbones.get_backbone("resnet50")
+  result = in_process.module("trainer", "--backbone=resnet50")
+  assert result.returncode == 1 and "Traceback" not in result.stderr and "effnetb3" in result.stderr
+
+
+def test_an_image_size_below_the_backbone_minimum_is_refused(tmp_path):
+  with pytest.raises(TrainerError, match="at least 75 px"):
+    run(dataclasses.replace(TrainConfig(), backbone="inception_resnet_v2", image_size=64, weights="none",
+                            model_dir=str(tmp_path)))

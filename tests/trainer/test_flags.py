@@ -3,6 +3,7 @@
 import pytest
 from absl import flags
 
+from tests.support import in_process
 from trainer import flags as trainer_flags
 from trainer.errors import TrainerError
 
@@ -58,3 +59,8 @@ def test_path_flags_expand_the_home_folder_and_variables(parse, monkeypatch, tmp
   config = parse("--model_dir=~/runs/$EXPERIMENT", "--data_dir=~/tfds", "--manual_dir=$HOME/download")
   assert config.model_dir == f"{tmp_path}/runs/exp1" and config.data_dir == f"{tmp_path}/tfds"
   assert config.manual_dir == f"{tmp_path}/download"
+
+
+def test_a_bad_flag_from_the_command_line_is_one_line_naming_it():
+  result = in_process.module("trainer", "--profile_steps=10", "--weights=none")
+  assert result.returncode == 1 and "Traceback" not in result.stderr and "first,last" in result.stderr

@@ -1,8 +1,10 @@
 """kill -9 at every kind of write, then the same command again: nothing lost, every epoch exactly once.
 
-Each case starts a real training process (small_cnn, 32 px, pretrained-style weights so the run has a
-warm-up and a fine-tuning phase), lets it kill itself with SIGKILL at one point (see
-tests/support/train_and_die.py), reruns the same command, and checks the finished run.
+Each drill runs real training processes (small_cnn, 32 px, pretrained-style weights so the run has a
+warm-up and a fine-tuning phase) that kill themselves with SIGKILL at a chosen write (see
+tests/support/train_and_die.py). After every kill the drill checks that it landed where it was aimed (the
+epochs committed, no results.json), and that the next process resumed after exactly those epochs instead
+of starting over; the last one finishes the run, which must then be complete.
 """
 
 import json
@@ -24,7 +26,7 @@ from tests.support.subprocesses import REPO, environment, python
 from tests.trainer.helpers import history
 
 DIE = str(REPO / "tests" / "support" / "train_and_die.py")
-EPOCHS = 4  # epoch 0 warms up, epochs 1-3 fine-tune
+EPOCHS = 4  # epoch 1 warms up, epochs 2-4 fine-tune
 
 pytestmark = pytest.mark.slow
 
@@ -37,67 +39,100 @@ def backbone_weights(tmp_path_factory):
   return path
 
 
-def flags(model_dir, weights) -> list[str]:
+def flags(model_dir, weights, epochs: int = EPOCHS) -> list[str]:
   return ["--backbone=small_cnn", f"--weights={weights}", "--image_size=32", "--batch_size=8",
-          f"--epochs={EPOCHS}", "--warmup_epochs=1", "--steps_per_epoch=3", "--validation_steps=1", "--seed=3",
+          f"--epochs={epochs}", "--warmup_epochs=1", "--steps_per_epoch=3", "--validation_steps=1", "--seed=3",
           "--saved_model", f"--model_dir={model_dir}"]
 
 
-def train(data_dir, point, model_dir, weights, **kwargs) -> subprocess.CompletedProcess:
-  return python(DIE, str(data_dir), point, *flags(model_dir, weights), **kwargs)
+def train(data_dir, point, model_dir, weights, epochs: int = EPOCHS) -> subprocess.CompletedProcess:
+  return python(DIE, str(data_dir), point, *flags(model_dir, weights, epochs))
 
 
-def assert_complete(model_dir: pathlib.Path):
-  assert [int(row["epoch"]) for row in history(model_dir)] == list(range(1, EPOCHS + 1))
+def committed(model_dir: pathlib.Path) -> int:
+  """Epochs in the commit record (0 if none was written)."""
+  path = model_dir / layout.BACKUP_DIR / layout.STATE
+  return len(json.loads(path.read_text())["history"]) if path.exists() else 0
+
+
+def assert_resumed(result: subprocess.CompletedProcess, model_dir: pathlib.Path, kept: int, epochs: int = EPOCHS):
+  """The process continued after the `kept` committed epochs and trained none of them again."""
+  if kept:
+    assert f"Resuming {model_dir} after epoch {kept}." in result.stdout, result.stdout[-3000:]
+  else:
+    assert "Resuming" not in result.stdout
+  trained = {int(line.split()[1].split("/")[0]) for line in result.stdout.replace("\r", "\n").splitlines()
+             if line.startswith("Epoch ") and line.rstrip().endswith(f"/{epochs}")}
+  assert min(trained, default=epochs + 1) > kept, (kept, sorted(trained))
+
+
+def assert_complete(model_dir: pathlib.Path, epochs: int = EPOCHS) -> None:
+  assert [int(row["epoch"]) for row in history(model_dir)] == list(range(1, epochs + 1))
   results = json.loads((model_dir / layout.RESULTS).read_text())
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
   for name in (layout.BEST_MODEL, layout.FINAL_MODEL):
     probabilities = keras.saving.load_model(model_dir / name).predict(images, verbose=0)
     assert probabilities.shape == (2, 1) and np.isfinite(probabilities).all()
-  assert results["best_epoch"] - 1 in range(EPOCHS)
-  assert (model_dir / "saved_model" / "saved_model.pb").exists()
+  assert results["best_epoch"] - 1 in range(epochs)
+  assert (model_dir / layout.SAVED_MODEL / "saved_model.pb").exists()
   assert not list(model_dir.rglob("*.partial*")), "a temporary file survived"
 
 
-@pytest.mark.parametrize("point", [
-    "batch:1:1",            # inside the first fine-tuning epoch
-    "write:state.json:2",   # epoch 1 written, not yet committed
-    "after_commit:1",       # the warm-up committed, its follow-up (best.keras, history.csv) not done
-    "torn:weights.h5:3",    # during a backup's write
-    "torn:best:1",          # during best.keras' write
-    "phase_end:1",          # the warm-up phase returned, fine-tuning not started
-    "write:model.keras:1",  # during the export
-    "torn:results.json:1",  # the very last write
-])
-def test_a_kill_at_any_write_loses_nothing(tiny_synthetic, backbone_weights, tmp_path, point):
-  killed = train(tiny_synthetic.data_dir, point, tmp_path, backbone_weights)
-  assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-  assert not (tmp_path / layout.RESULTS).exists()
+# One run, killed at each kind of write in turn; each process resumes what the kill before it left. The
+# counts are per process, so each point is the first (or n-th) such write after the resume.
+KILLS = [
+    ("torn:best:1", 0),          # epoch 1's best.keras half-written, before the first commit
+    ("phase_end:1", 1),          # the warm-up phase returned, fine-tuning not started
+    ("batch:1:1", 1),            # inside epoch 2, the first fine-tuning one
+    ("write:state.json:1", 1),   # epoch 2's commit record complete but not renamed into place
+    ("after_commit:2", 2),       # epoch 2 committed, its follow-up not done (the 1st: the resume finishing epoch 1)
+    ("torn:weights.h5:2", 3),    # epoch 4's backup half-written (epoch 3 committed before it)
+    ("write:model.keras:1", 4),  # during the export
+    ("torn:results.json:1", 4),  # the very last write
+]
+
+
+def test_a_kill_at_any_write_loses_nothing(tiny_synthetic, backbone_weights, tmp_path):
+  kept = 0
+  for point, expected in KILLS:
+    killed = train(tiny_synthetic.data_dir, point, tmp_path, backbone_weights)
+    assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-3000:])
+    assert_resumed(killed, tmp_path, kept)
+    kept = committed(tmp_path)
+    assert kept == expected, f"the kill at {point} left {kept} committed epochs, not {expected}"
+    assert not (tmp_path / layout.RESULTS).exists()
   again = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights)
   assert again.returncode == 0, again.stderr[-3000:]
+  assert_resumed(again, tmp_path, kept)
   assert_complete(tmp_path)
 
 
 def test_kills_at_random_moments_then_a_rerun_finish_the_run(tiny_synthetic, backbone_weights, tmp_path):
-  chance = random.Random(20261127)  # seeded: the same moments every time
+  chance, epochs, kept = random.Random(20261129), 12, 0  # seeded: the same moments every time
   for _ in range(3):
     process = subprocess.Popen([sys.executable, DIE, str(tiny_synthetic.data_dir), "none",
-                                *flags(tmp_path, backbone_weights)], cwd=REPO, env=environment(),
+                                *flags(tmp_path, backbone_weights, epochs)], cwd=REPO, env=environment(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(chance.uniform(6.0, 14.0))  # start-up takes ~5 s; the run ~10 s more
+    while committed(tmp_path) == kept and process.poll() is None:  # until this process has committed an epoch
+      time.sleep(0.02)
+    time.sleep(chance.uniform(0.0, 0.6))  # then anywhere in the next epoch or two (one takes ~0.3 s here)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-  final = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights)
+    assert process.wait() == -signal.SIGKILL, "the run ended before the kill"
+    assert committed(tmp_path) > kept and not (tmp_path / layout.RESULTS).exists()
+    kept = committed(tmp_path)
+  final = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights, epochs)
   assert final.returncode == 0, final.stderr[-3000:]
-  assert_complete(tmp_path)
+  assert_resumed(final, tmp_path, kept, epochs)
+  assert_complete(tmp_path, epochs)
 
 
 def test_a_damaged_newest_backup_falls_back_to_the_one_before(tiny_synthetic, backbone_weights, tmp_path):
-  killed = train(tiny_synthetic.data_dir, "batch:2:0", tmp_path, backbone_weights)  # epochs 0 and 1 committed
-  assert killed.returncode == -signal.SIGKILL
-  newest = tmp_path / "backup" / "epoch_0002.weights.h5"
+  killed = train(tiny_synthetic.data_dir, "batch:2:0", tmp_path, backbone_weights)  # epochs 1 and 2 committed
+  assert killed.returncode == -signal.SIGKILL and committed(tmp_path) == 2
+  newest = tmp_path / layout.BACKUP_DIR / "epoch_0002.weights.h5"
   newest.write_bytes(newest.read_bytes()[:1000])  # a disk error, not our write
   again = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights)
   assert again.returncode == 0, again.stderr[-3000:]
   assert "cannot be read" in again.stderr
+  assert_resumed(again, tmp_path, 1)  # epoch 2 is trained again from epoch 1's backup
   assert_complete(tmp_path)

@@ -119,7 +119,7 @@ def test_loss_falls_over_a_few_dozen_steps(tiny_synthetic, tmp_path):
 
 def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_after_a_resume(tiny_synthetic,
                                                                                            tmp_path):
-  from tests.trainer.test_resume_and_determinism import Killed, KillAfterEpoch
+  from tests.trainer.test_checkpoints import Killed, KillAfterEpoch
   config = tiny_config(tmp_path, epochs=3, steps_per_epoch=3, profile_steps=None)
   with pytest.raises(Killed):
     run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)  # epoch 2 done, profiled

@@ -1,4 +1,5 @@
-"""MirroredStrategy over two logical CPU devices trains (TF must be configured before it starts)."""
+"""Several replicas (trainer/distributed/replicas.py): MirroredStrategy over two logical CPU devices trains, each
+replica gets the class weights one device would, BatchNorm statistics are averaged (TF configured before it starts)."""
 
 import textwrap
 

@@ -1,4 +1,4 @@
-"""A killed run resumes at the next epoch; the same seed with --deterministic repeats a run exactly."""
+"""Per-device decisions (trainer/runtime.py) on this CPU, and what --deterministic promises end to end."""
 
 import subprocess
 import sys
@@ -11,51 +11,36 @@ import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401  (and these metrics)
 from run_folder import layout
 from tests.support.subprocesses import REPO, environment
-from tests.trainer.helpers import history, tiny_config
-from trainer.train import run
+from tests.trainer.helpers import history
+from trainer import runtime
+from trainer.errors import TrainerError
 
 
-class Killed(Exception):
-  pass
+def test_auto_on_a_cpu_is_float32_without_xla_on_one_device():
+  decided = runtime.decide("auto", "auto", "auto", deterministic=False)
+  assert (decided.precision, decided.xla, decided.strategy_name) == ("float32", False, "one_device")
+  assert decided.device.startswith("CPU (") and decided.strategy.num_replicas_in_sync == 1
+  assert decided.summary() == f"Device: {decided.device}; float32, XLA off, one_device (1 replica(s))."
+  assert decided.to_json() == {"device": decided.device, "precision": "float32", "xla": False,
+                               "strategy": "one_device", "replicas": 1}
 
 
-class KillAfterEpoch(keras.callbacks.Callback):
-  """Stands in for a killed process: raises once the epoch (and its backup) is done."""
-
-  def __init__(self, epoch: int):
-    super().__init__()
-    self.epoch = epoch
-
-  def on_epoch_end(self, epoch, logs=None):
-    if epoch == self.epoch:
-      raise Killed()
+@pytest.mark.parametrize("flag,policy", [("float16", "mixed_float16"), ("bfloat16", "mixed_bfloat16"),
+                                         ("float32", "float32")])
+def test_an_explicit_precision_is_taken_as_given(flag, policy):
+  assert runtime.decide(flag, "off", "one_device", deterministic=False).precision == policy
 
 
-class EpochRecorder(keras.callbacks.Callback):
-  def __init__(self):
-    super().__init__()
-    self.epochs = []
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self.epochs.append(epoch)
+def test_xla_on_is_kept_unless_deterministic_turns_it_off_with_a_warning(caplog):
+  assert runtime.decide("float32", "on", "auto", deterministic=False).xla is True
+  caplog.set_level("WARNING")
+  assert runtime.decide("float32", "on", "auto", deterministic=True).xla is False
+  assert "XLA: off, because --deterministic" in caplog.text
 
 
-def test_a_killed_run_resumes_at_the_next_epoch_and_skips_the_finished_warmup(tiny_synthetic, tmp_path):
-  # Two phases need pretrained weights: use a file of weights saved from a random backbone.
-  from trainer import backbones
-  weights = tmp_path / "small_cnn.weights.h5"
-  backbones.get_backbone("small_cnn").build((32, 32, 3), None).save_weights(weights)
-  config = tiny_config(tmp_path / "run", backbone="small_cnn", weights=str(weights), epochs=3, warmup_epochs=1,
-                       steps_per_epoch=2, validation_steps=1)
-  with pytest.raises(Killed):
-    # Epoch 0 warms up, epoch 1 is the first fine-tuning one.
-    run(config, extra_callbacks=[KillAfterEpoch(1)], builder=tiny_synthetic)
-  assert not (tmp_path / "run" / layout.RESULTS).exists()
-  recorder = EpochRecorder()
-  run(config, extra_callbacks=[recorder], builder=tiny_synthetic)
-  assert recorder.epochs == [2]  # neither the warm-up nor fine-tuning epoch 1 is trained again
-  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2, 3]
-  assert (tmp_path / "run" / layout.RESULTS).exists()
+def test_multi_worker_without_a_cluster_says_how_to_form_one():
+  with pytest.raises(TrainerError, match="set TF_CONFIG or run under srun"):
+    runtime.decide("auto", "auto", "multi_worker", deterministic=False)
 
 
 @pytest.mark.parametrize("backbone", ["small_cnn", pytest.param("effnetb3", marks=pytest.mark.slow)])
