@@ -6,6 +6,7 @@ import pytest
 
 from run_folder import layout
 from evaluation import tricks
+from tests.support import in_process
 from tests.support.subprocesses import module
 
 
@@ -30,15 +31,15 @@ def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_p
 
 
 def test_the_splits_and_seeds_are_the_tools_own(tmp_path):
-  result = module("tools.compare_tricks", "--seed=3", f"--compare_dir={tmp_path}", timeout=60)
+  result = in_process.module("tools.compare_tricks", "--seed=3", f"--compare_dir={tmp_path}")
   assert result.returncode == 1 and "sets" in result.stderr and "seed" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.slow  # the tool starts TensorFlow and a trainer
+@pytest.mark.slow  # the tool starts a trainer
 def test_quick_is_passed_on_and_not_overridden_by_the_cpu_sized_settings(tmp_path):
   # cnmc/real is not built in an empty data folder: the first run fails at once, after its command is printed.
-  result = module("tools.compare_tricks", "--quick", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data",
-                  "--seeds=1", f"--compare_dir={tmp_path}/tricks", timeout=120)
+  result = in_process.module("tools.compare_tricks", "--quick", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data",
+                             "--seeds=1", f"--compare_dir={tmp_path}/tricks")
   command = next(line for line in result.stdout.splitlines() if " -m trainer " in line)
   assert "--quick" in command and "--backbone=small_cnn" in command and "--weights=none" in command
   assert "--epochs=" not in command and "--image_size=" not in command  # --quick decides these

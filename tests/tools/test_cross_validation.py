@@ -7,7 +7,9 @@ import subprocess
 import pytest
 
 from run_folder import layout
+from tests.support import in_process
 from tests.support.subprocesses import module
+
 SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--validation_steps=1", "--nosaved_model"]
 
@@ -38,7 +40,7 @@ def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_pa
 
 
 def test_cross_validation_refuses_flags_it_sets_itself(tmp_path):
-  result = tool("cross_validate", "--val_split=fold_1", f"--cv_dir={tmp_path}", *SMOKE)
+  result = in_process.module("tools.cross_validate", "--val_split=fold_1", f"--cv_dir={tmp_path}", *SMOKE)
   assert result.returncode != 0 and "Traceback" not in result.stderr
   assert "--val_split" in result.stderr and "sets the training and validation splits" in result.stderr
   assert not list(tmp_path.iterdir())
