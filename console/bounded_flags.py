@@ -42,6 +42,11 @@ def define_positive_float(name: str, default: float, help_text: str) -> flags.Fl
   return _define(FloatInRange(0.0, None, lower_open=True, upper_open=False), name, default, help_text)
 
 
+def define_non_negative_float(name: str, default: float, help_text: str) -> flags.FlagHolder:
+  """A float flag that must be >= 0 (0 usually meaning "off")."""
+  return _define(FloatInRange(0.0, None, lower_open=False, upper_open=False), name, default, help_text)
+
+
 def define_fraction(name: str, default: float, help_text: str, below_one: bool = False) -> flags.FlagHolder:
   """A float flag in [0, 1], or [0, 1) with below_one (a dropout rate of 1 drops everything)."""
   return _define(FloatInRange(0.0, 1.0, lower_open=False, upper_open=below_one), name, default, help_text)

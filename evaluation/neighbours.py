@@ -20,7 +20,6 @@ index (e.g. FAISS) would be the tool.
 """
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 DEFAULT_NEIGHBOURS = 10  # chosen on a training fold by tools.compare_tricks (BUILD.md, "Leaderboard tricks")
 DEFAULT_WEIGHT = 0.75
@@ -45,6 +44,7 @@ def nearest_neighbours(embedding: np.ndarray, k: int) -> np.ndarray:
   n = len(embedding)
   if not 0 < k < n:
     raise ValueError(f"k must be between 1 and the number of cells - 1 ({n - 1}), got {k}.")
+  from sklearn.neighbors import NearestNeighbors  # here: importing scikit-learn costs every command a second
   index = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute").fit(embedding)
   _, found = index.kneighbors(embedding)  # (N, k + 1): each row's own cell among them (first, but for ties)
   not_self = found != np.arange(n)[:, None]

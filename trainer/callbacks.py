@@ -12,7 +12,8 @@ from pictures.grids import confusion_matrix_picture, image_grid, save_picture
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):
-  """Adds `images_per_second` (training steps only, validation excluded) and `learning_rate`."""
+  """Adds `images_per_second` (training steps only, validation excluded), `learning_rate`, and under float16
+  `loss_scale` (the dynamic loss scale: it halves on every overflowing step, so a falling value is a warning)."""
 
   def __init__(self, global_batch_size: int):
     super().__init__()
@@ -30,6 +31,8 @@ class ThroughputAndLearningRate(keras.callbacks.Callback):
       return
     logs["images_per_second"] = self._steps * self.global_batch_size / (self._last - self._start)
     logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+    if isinstance(self.model.optimizer, keras.optimizers.LossScaleOptimizer):
+      logs["loss_scale"] = float(keras.ops.convert_to_numpy(self.model.optimizer.dynamic_scale))
 
 
 class ConfusionMatrixPicture(keras.callbacks.Callback):

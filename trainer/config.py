@@ -26,6 +26,10 @@ class TrainConfig:
   fine_tune_learning_rate: float = 1e-4
   lr_schedule: str = "cosine"
   optimizer: str = "adam"
+  warmup_steps: int = 0  # linear learning-rate warm-up at the start of each phase
+  clipnorm: float = 0.0  # clip the gradients to this global norm; 0: no clipping
+  accumulation_steps: int = 1  # batches whose gradients are averaged into one update
+  label_smoothing: float = 0.0  # of the training loss's targets only
   dropout: float = 0.3
   augmentation: str = "cells"
   input_transform: str = "rgb"  # what the backbone sees: rgb, optical_density, stain_normalised
@@ -42,6 +46,11 @@ class TrainConfig:
   seed: int = 42
   deterministic: bool = False
   saved_model: bool = True  # also export a SavedModel for serving
+
+  @property
+  def effective_batch_size(self) -> int:
+    """Images per weight update: --batch_size times --accumulation_steps."""
+    return self.batch_size * self.accumulation_steps
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)

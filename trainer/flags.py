@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from console.bounded_flags import define_fraction, define_positive_float
+from console.bounded_flags import define_fraction, define_non_negative_float, define_positive_float
 from storage import paths
 from trainer import backbones
 from trainer.config import AUGMENTATIONS, TrainConfig
@@ -38,6 +38,16 @@ define_positive_float("fine_tune_learning_rate", _DEFAULT.fine_tune_learning_rat
 flags.DEFINE_enum("lr_schedule", _DEFAULT.lr_schedule, ["cosine", "constant"],
                   "Schedule of the main phase: cosine decay to 0, or constant.")
 flags.DEFINE_enum("optimizer", _DEFAULT.optimizer, ["adam", "adamw", "sgd"], "Optimizer (sgd: momentum 0.9).")
+flags.DEFINE_integer("warmup_steps", _DEFAULT.warmup_steps,
+                     "Steps of linear learning-rate warm-up from 0 at the start of each phase, ahead of its "
+                     "schedule; 0 = none.", lower_bound=0)
+define_non_negative_float("clipnorm", _DEFAULT.clipnorm, "Clip the gradients to this global norm; 0 = no clipping.")
+flags.DEFINE_integer("accumulation_steps", _DEFAULT.accumulation_steps,
+                     "Average the gradients of this many batches into one update: an effective batch of "
+                     "--batch_size x this, in the memory of one --batch_size.", lower_bound=1)
+define_fraction("label_smoothing", _DEFAULT.label_smoothing,
+                "Smooth the training loss's targets to y(1-e)+e/2; scores and the best epoch use the true labels.",
+                below_one=True)
 define_fraction("dropout", _DEFAULT.dropout, "Dropout rate before the classification layer.", below_one=True)
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
                   "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "

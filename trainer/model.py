@@ -13,6 +13,18 @@ from trainer.backbones import Backbone
 from trainer.weights import build_with_weights
 
 
+class Classifier(keras.Model):
+  """The model that trains: a functional chain whose training loss may smooth its targets (label_smoothing,
+  set by the trainer). Validation losses and every metric see the true labels."""
+
+  label_smoothing = 0.0
+
+  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    if training and self.label_smoothing:
+      y = keras.ops.cast(y, y_pred.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+    return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+
 def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,
                      dropout: float, seed: int, input_transform: str = "rgb") -> tuple[keras.Model, keras.Model]:
   """The classifier to train: uint8 cells -> augmentation -> input transform -> preprocessing -> backbone
@@ -48,7 +60,7 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
   x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
   # The probability is computed in float32 even under mixed precision: a float16 sigmoid saturates.
   outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
-  return keras.Model(inputs, outputs, name=f"cnmc_{backbone.name}"), base
+  return Classifier(inputs, outputs, name=f"cnmc_{backbone.name}"), base
 
 
 def inference_model(model: keras.Model) -> keras.Model:

@@ -21,7 +21,7 @@ from cnmc_tfds.loading import load_builder
 from console import exits
 from run_folder import layout, record
 from storage import atomic
-from trainer import checkpoints, data, profiles, run_dir, runtime as runtime_lib
+from trainer import checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig
@@ -56,21 +56,12 @@ def plan_phases(config: TrainConfig, pretrained: bool) -> list[Phase]:
   return phases
 
 
-def _optimizer(name: str, learning_rate: float, schedule: str, decay_steps: int) -> keras.optimizers.Optimizer:
-  if schedule == "cosine":
-    learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, decay_steps))
-  if name == "sgd":
-    return keras.optimizers.SGD(learning_rate, momentum=0.9)
-  if name == "adamw":
-    return keras.optimizers.AdamW(learning_rate)
-  return keras.optimizers.Adam(learning_rate)
-
-
 def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int,
                   profile: tuple[int, int] | None):
   record.write_record(model_dir, record.RunRecord(
       flags=config.to_json(),
       resolved={"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
+                "effective_batch_size": config.effective_batch_size,
                 **runtime.to_json()},
       dataset={"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
                "data_dir": str(builder.data_dir)},
@@ -166,6 +157,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                                config.peer_timeout, config.slurm_port)
   print(runtime.summary(), flush=True)
   strategy = runtime.strategy
+  recipe.check_accumulation(config.accumulation_steps, strategy.num_replicas_in_sync)
   finished = job.finished(model_dir, strategy)
   if finished is not None:
     print(f"{setup.model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
@@ -190,6 +182,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   with strategy.scope():
     model, base = build_classifier(setup.backbone, setup.image_size, setup.weights, augmentation, config.dropout,
                                    config.seed, config.input_transform)
+    model.label_smoothing = config.label_smoothing  # of the training loss only
     exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
   state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
   if state.weights:
@@ -201,12 +194,13 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   for phase in plan_phases(config, pretrained=setup.weights is not None):
     if state.completed_epochs >= phase.end_epoch:
       continue
-    _print_phase(phase, state.completed_epochs, config.epochs)
+    _print_phase(phase, state.completed_epochs, config)
     with strategy.scope():
       (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
       metrics = training_metrics()
-      model.compile(optimizer=_optimizer(config.optimizer, phase.learning_rate, phase.schedule,
-                                         steps * (phase.end_epoch - phase.first_epoch)),
+      model.compile(optimizer=recipe.optimizer(config.optimizer, phase.learning_rate, phase.schedule,
+                                               steps * (phase.end_epoch - phase.first_epoch), config.warmup_steps,
+                                               config.clipnorm, config.accumulation_steps),
                     loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
     if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
       if not model.optimizer.built:
@@ -240,12 +234,15 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   return job.report(results, lambda: _print_summary(config, model_dir, state))
 
 
-def _print_phase(phase: Phase, completed_epochs: int, epochs: int) -> None:
+def _print_phase(phase: Phase, completed_epochs: int, config: TrainConfig) -> None:
   first = max(phase.first_epoch, completed_epochs)
   span = f"epoch {first + 1}" if first + 1 == phase.end_epoch else f"epochs {first + 1}-{phase.end_epoch}"
-  print(f"Phase {phase.name}: {span} of {epochs}"
+  warmup = f" after {config.warmup_steps} warm-up steps" if config.warmup_steps else ""
+  accumulated = (f", effective batch {config.effective_batch_size} ({config.accumulation_steps} x "
+                 f"{config.batch_size})" if config.accumulation_steps > 1 else "")
+  print(f"Phase {phase.name}: {span} of {config.epochs}"
         + (f" (resuming after epoch {first})" if first > phase.first_epoch else "")
-        + f", learning rate {phase.learning_rate:g} ({phase.schedule})"
+        + f", learning rate {phase.learning_rate:g} ({phase.schedule}{warmup}){accumulated}"
         + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
 
 

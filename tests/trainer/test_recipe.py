@@ -1,0 +1,100 @@
+"""The training recipe (trainer/recipe.py, trainer/model.py's Classifier): warm-up, clipping, accumulation and
+label smoothing do what they promise, number for number."""
+
+import keras
+import numpy as np
+import pytest
+
+from trainer import recipe
+from trainer.model import Classifier
+
+
+def rates(schedule, steps: int) -> list[float]:
+  return [float(schedule(step)) if callable(schedule) else schedule for step in range(steps)]
+
+
+def test_warm_up_rises_linearly_from_zero_then_the_cosine_decays_to_zero():
+  schedule = recipe.learning_rate_schedule(0.1, "cosine", steps=14, warmup_steps=4)
+  values = rates(schedule, 15)
+  np.testing.assert_allclose(values[:5], [0.0, 0.025, 0.05, 0.075, 0.1], atol=1e-7)
+  assert all(a >= b for a, b in zip(values[4:-1], values[5:], strict=True))  # then only down
+  assert values[9] == pytest.approx(0.05, abs=1e-6) and values[14] == pytest.approx(0.0, abs=1e-7)  # half-way: half
+
+
+def test_warm_up_before_a_constant_rate_then_holds_it():
+  values = rates(recipe.learning_rate_schedule(0.1, "constant", steps=10, warmup_steps=2), 10)
+  np.testing.assert_allclose(values, [0.0, 0.05] + [0.1] * 8, atol=1e-7)
+
+
+def test_without_warm_up_the_schedules_are_as_before_and_a_long_warm_up_is_cut_to_the_phase():
+  assert recipe.learning_rate_schedule(0.1, "constant", steps=10) == 0.1
+  assert rates(recipe.learning_rate_schedule(0.1, "cosine", steps=10), 1) == [pytest.approx(0.1)]
+  values = rates(recipe.learning_rate_schedule(0.1, "cosine", steps=3, warmup_steps=50), 3)
+  assert values[2] == pytest.approx(0.1)  # warmed up by the phase's last step
+
+
+def dense_model(optimizer) -> keras.Model:
+  keras.utils.set_random_seed(1)
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+  model.compile(optimizer=optimizer, loss="mse")
+  return model
+
+
+def test_the_gradients_are_clipped_to_the_global_norm():
+  model = dense_model(recipe.optimizer("sgd", 1.0, "constant", steps=10, clipnorm=0.5))
+  before = [w.copy() for w in model.get_weights()]
+  data = np.random.default_rng(0)
+  model.train_on_batch(data.normal(size=(8, 3)) * 100, data.normal(size=(8, 1)) * 100)  # a huge gradient
+  step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before, strict=True)))
+  assert step == pytest.approx(0.5, rel=1e-5)  # sgd's first step: learning rate x the clipped gradient
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_k_accumulated_batches_of_b_update_as_one_batch_of_k_times_b(name):
+  data = np.random.default_rng(0)
+  images, targets = data.normal(size=(8, 3)).astype("float32"), data.normal(size=(8, 1)).astype("float32")
+  accumulated = dense_model(recipe.optimizer(name, 0.1, "constant", steps=10, accumulation_steps=4))
+  before = [w.copy() for w in accumulated.get_weights()]
+  for start in range(0, 6, 2):  # three of the four batches: no update yet
+    accumulated.train_on_batch(images[start:start + 2], targets[start:start + 2])
+  for a, b in zip(accumulated.get_weights(), before, strict=True):
+    np.testing.assert_array_equal(a, b)
+  accumulated.train_on_batch(images[6:], targets[6:])  # the fourth: the update
+  big = dense_model(recipe.optimizer(name, 0.1, "constant", steps=10))
+  big.train_on_batch(images, targets)
+  for a, b in zip(accumulated.get_weights(), big.get_weights(), strict=True):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+  assert any(not np.array_equal(a, b) for a, b in zip(accumulated.get_weights(), before, strict=True))
+
+
+def classifier(smoothing: float) -> Classifier:
+  inputs = keras.Input((1,))
+  model = Classifier(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+  model.label_smoothing = smoothing
+  model.compile(loss=keras.losses.BinaryCrossentropy())
+  return model
+
+
+def test_label_smoothing_changes_the_training_loss_only():
+  model = classifier(0.2)
+  labels, predicted = np.array([1.0, 0.0]), np.array([[0.7], [0.4]], "float32")
+  binary_cross_entropy = keras.losses.BinaryCrossentropy()
+  training = float(model.compute_loss(y=labels, y_pred=predicted, training=True))
+  assert training == pytest.approx(float(binary_cross_entropy(np.array([0.9, 0.1]), predicted)), rel=1e-6)
+  validation = float(model.compute_loss(y=labels, y_pred=predicted, training=False))
+  assert validation == pytest.approx(float(binary_cross_entropy(labels, predicted)), rel=1e-6)
+  assert float(classifier(0.0).compute_loss(y=labels, y_pred=predicted, training=True)) == pytest.approx(validation)
+
+
+@pytest.mark.slow  # float16 under XLA compiles for a while on a CPU
+def test_float16_with_xla_and_the_whole_recipe_trains_with_a_finite_recorded_loss_scale(tiny_synthetic, tmp_path):
+  # The path a GPU takes by default (loss scaling under XLA), here on the CPU with every recipe feature on.
+  from tests.trainer.helpers import history, read_json, tiny_config
+  from trainer.train import run
+  run(tiny_config(tmp_path, mixed_precision="float16", xla="on", epochs=3, steps_per_epoch=8, learning_rate=3e-3,
+                  warmup_steps=2, clipnorm=1.0, accumulation_steps=2, label_smoothing=0.1), builder=tiny_synthetic)
+  rows = history(tmp_path)
+  resolved = read_json(tmp_path / "config.json")["resolved"]
+  assert (resolved["precision"], resolved["xla"], resolved["effective_batch_size"]) == ("mixed_float16", True, 16)
+  assert all(np.isfinite(row["loss_scale"]) and row["loss_scale"] >= 1 for row in rows)
+  assert rows[-1]["loss"] < rows[0]["loss"]

@@ -1,0 +1,46 @@
+"""A phase's optimizer: its learning-rate schedule with a linear warm-up, gradient clipping to a global
+norm, and gradient accumulation (Keras 3's own `global_clipnorm` and `gradient_accumulation_steps`).
+
+The schedule counts train steps (batches), whether or not their gradients are accumulated: Keras
+advances the optimizer's step on every batch and applies the averaged gradients every k-th. The
+optimizer's variables (step, moments, accumulated gradients) are in every backup, so a resumed run
+continues the same schedule and accumulation.
+"""
+
+import keras
+
+from trainer.errors import TrainerError
+
+
+def learning_rate_schedule(peak: float, schedule: str, steps: int, warmup_steps: int = 0):
+  """The phase's learning rate over its `steps`: linear from 0 to `peak` over `warmup_steps` (at most
+  steps - 1), then cosine decay to 0 or constant at `peak`. A float when it is constant throughout."""
+  warmup = min(warmup_steps, max(0, steps - 1))
+  if not warmup:
+    return keras.optimizers.schedules.CosineDecay(peak, max(1, steps)) if schedule == "cosine" else peak
+  alpha = 0.0 if schedule == "cosine" else 1.0  # alpha 1: the "decay" keeps the peak
+  return keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warmup), alpha=alpha, warmup_target=peak,
+                                                warmup_steps=warmup)
+
+
+def optimizer(name: str, peak: float, schedule: str, steps: int, warmup_steps: int = 0, clipnorm: float = 0.0,
+              accumulation_steps: int = 1) -> keras.optimizers.Optimizer:
+  """adam, adamw or sgd (momentum 0.9) for a phase of `steps` batches; clipnorm 0 and accumulation_steps 1
+  turn those off."""
+  options = dict(global_clipnorm=clipnorm or None,
+                 gradient_accumulation_steps=accumulation_steps if accumulation_steps > 1 else None)
+  rate = learning_rate_schedule(peak, schedule, steps, warmup_steps)
+  if name == "sgd":
+    return keras.optimizers.SGD(rate, momentum=0.9, **options)
+  if name == "adamw":
+    return keras.optimizers.AdamW(rate, **options)
+  return keras.optimizers.Adam(rate, **options)
+
+
+def check_accumulation(accumulation_steps: int, replicas: int) -> None:
+  """Keras accumulates inside a conditional that tf.distribute cannot synchronise across replicas (it fails
+  with "merge_call called while defining a new graph"): refused there, with what to do instead."""
+  if accumulation_steps > 1 and replicas > 1:
+    raise TrainerError(f"--accumulation_steps={accumulation_steps} works on one device only, and this run has "
+                       f"{replicas} replicas (Keras' gradient accumulation cannot synchronise them). With several "
+                       "devices, raise --batch_size instead: each replica takes its share of it.")
