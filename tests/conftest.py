@@ -14,3 +14,10 @@ def tiny_synthetic(tmp_path_factory):
   from tests.cnmc_tfds.helpers import build_tiny_synthetic
   return build_tiny_synthetic(tmp_path_factory.mktemp("tiny_synthetic"))
 
+
+
+def pytest_collection_modifyitems(items):
+  """The slow tests first, in file order, then the rest: spread over the workers (pytest-xdist), the long
+  ones start early and the short ones fill the gaps, instead of a long test collected last keeping one
+  core busy alone at the end."""
+  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
