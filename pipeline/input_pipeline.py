@@ -147,7 +147,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
                        balance: str = "oversample", cache: str | None = "memory",
                        shuffle_buffer: int = 2048, seed: int | None = None, deterministic: bool = False,
                        input_context: tf.distribute.InputContext | None = None,
-                       class_counts: dict[int, int] | None = None) -> TrainInput:
+                       class_counts: dict[int, int] | None = None, skip_batches: int = 0) -> TrainInput:
   """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
 
   Args:
@@ -164,6 +164,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     deterministic: keep tf.data's element order fixed (parallel maps wait for stragglers).
     input_context: this worker's share under a tf.distribute strategy.
     class_counts: the split's label counts if the caller has them (saves a pass over the records).
+    skip_batches: start the stream after this many batches (a resumed run continues where it stopped).
   Returns:
     TrainInput: an endless dataset of ((B, S, S, 3) uint8, (B,) int32[, (B,) float32 weights]) and
     the steps of one pass.
@@ -192,6 +193,8 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     dataset = tf.data.Dataset.sample_from_datasets([stream(HEM), stream(ALL)], weights=[0.5, 0.5], seed=seed)
   else:
     dataset = stream(None)
+  if skip_batches:  # examples, not batches: nothing is batched only to be dropped
+    dataset = dataset.skip(skip_batches * local_batch)
   dataset = dataset.batch(local_batch, drop_remainder=True).map(to_supervised)
   weights = class_weights(counts) if balance == "class_weight" else None
   if weights:

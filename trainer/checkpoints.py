@@ -12,6 +12,7 @@ A kill before step 3 leaves the epoch uncommitted, and the rerun trains it again
 finished by the rerun (`load_state` redoes step 4, which is idempotent).
 """
 
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -21,6 +22,7 @@ import math
 import os
 
 import keras
+import numpy as np
 from absl import logging
 
 from run_folder.layout import BACKUP_DIR, BEST_MODEL, HISTORY, STATE
@@ -150,11 +152,15 @@ class EpochCommit(keras.callbacks.Callback):
   """Commits each finished epoch (see the module docstring); keeps best.keras by `monitor` (max).
 
   exported: what best.keras holds, e.g. the inference view of the model (sharing its weights).
+  averaged: a context in which the model holds the weights best.keras takes (the averages under
+    --ema_decay); the backup takes the weights training goes on with.
   """
 
-  def __init__(self, model_dir: str, state: RunState, monitor: str, exported: keras.Model):
+  def __init__(self, model_dir: str, state: RunState, monitor: str, exported: keras.Model,
+               averaged=contextlib.nullcontext):
     super().__init__()
     self.model_dir, self.state, self.monitor, self.exported = model_dir, state, monitor, exported
+    self.averaged = averaged
 
   def on_epoch_end(self, epoch, logs=None):
     row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -164,7 +170,7 @@ class EpochCommit(keras.callbacks.Callback):
     score = row.get(self.monitor)
     if score is not None and math.isfinite(score) and (best is None or score > best["value"]):
       best = {"epoch": epoch, "value": score}
-      with atomic.atomic_path(_partial_best(self.model_dir, epoch), suffix=".keras") as temporary:
+      with atomic.atomic_path(_partial_best(self.model_dir, epoch), suffix=".keras") as temporary, self.averaged():
         self.exported.save(temporary)
     name = _weights_name(epoch + 1)
     with atomic.atomic_path(os.path.join(_backup_dir(self.model_dir), name), suffix=".weights.h5") as temporary:
@@ -200,6 +206,24 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     self._check(logs, "validation")
+
+
+class EpochSeeds(keras.callbacks.Callback):
+  """Each epoch's random draws (augmentation, dropout, mixing) are a function of the layers' seeds and the
+  epoch: every seed generator's counter starts epoch e at e * STRIDE. Keras keeps no generator state in the
+  weights, so without this a resumed run would draw its epochs' randomness afresh from the seeds."""
+
+  STRIDE = 2**20  # draws an epoch may take before it reaches the next epoch's (a step takes about ten)
+
+  def on_epoch_begin(self, epoch, logs=None):
+    for state in seed_states(self.model):
+      seed = int(keras.ops.convert_to_numpy(state)[0])
+      state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
+
+
+def seed_states(model: keras.Model) -> list:
+  """The state variables of the model's seed generators (Keras names them so)."""
+  return [variable for variable in model.variables if variable.name == "seed_generator_state"]
 
 
 def drop_backup_weights(model_dir: str) -> None:

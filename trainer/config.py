@@ -30,6 +30,7 @@ class TrainConfig:
   clipnorm: float = 0.0  # clip the gradients to this global norm; 0: no clipping
   accumulation_steps: int = 1  # batches whose gradients are averaged into one update
   label_smoothing: float = 0.0  # of the training loss's targets only
+  ema_decay: float = 0.0  # validate, keep and export the moving average of the weights; 0: off
   dropout: float = 0.3
   augmentation: str = "cells"
   input_transform: str = "rgb"  # what the backbone sees: rgb, optical_density, stain_normalised

@@ -55,23 +55,29 @@ def train_split(config: TrainConfig) -> str:
   return "+".join(config.train_splits)
 
 
-def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,
-                counts: dict[int, int]):
-  """(dataset, steps_per_epoch); one input pipeline per worker under a strategy.
+def steps_per_epoch(config: TrainConfig, counts: dict[int, int]) -> int:
+  """--steps_per_epoch, or the batches of one pass over the training split."""
+  return config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
 
+
+def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,
+                counts: dict[int, int], skip_batches: int = 0):
+  """The training batches, one input pipeline per worker under a strategy.
+
+  Each phase reads this stream from its start (a function of --seed); a run resumed inside a phase skips
+  the batches its finished epochs took (skip_batches), so that with --deterministic it trains on exactly
+  what the uninterrupted run would have.
   With --balance=class_weight the batches carry per-example loss weights, (images, labels, weights),
   made in the pipeline: Keras' fit(class_weight=) cannot apply them to a distributed dataset.
   """
   def dataset_fn(input_context=None):
     return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
-                              input_context=input_context, class_counts=counts).dataset
+                              input_context=input_context, class_counts=counts, skip_batches=skip_batches).dataset
 
-  print(f"Training on {train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
-  steps = config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
   if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-    return strategy.distribute_datasets_from_function(dataset_fn), steps
-  return dataset_fn(), steps
+    return strategy.distribute_datasets_from_function(dataset_fn)
+  return dataset_fn()
 
 
 def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:

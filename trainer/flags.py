@@ -48,6 +48,9 @@ flags.DEFINE_integer("accumulation_steps", _DEFAULT.accumulation_steps,
 define_fraction("label_smoothing", _DEFAULT.label_smoothing,
                 "Smooth the training loss's targets to y(1-e)+e/2; scores and the best epoch use the true labels.",
                 below_one=True)
+define_fraction("ema_decay", _DEFAULT.ema_decay,
+                "Validate, keep as best and export the exponential moving average of the weights, with this decay "
+                "per update (e.g. 0.999; an average over about 1/(1-decay) updates); 0 = off.", below_one=True)
 define_fraction("dropout", _DEFAULT.dropout, "Dropout rate before the classification layer.", below_one=True)
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
                   "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "

@@ -1,5 +1,6 @@
 """A phase's optimizer: its learning-rate schedule with a linear warm-up, gradient clipping to a global
-norm, and gradient accumulation (Keras 3's own `global_clipnorm` and `gradient_accumulation_steps`).
+norm, gradient accumulation and a moving average of the weights (Keras 3's own `global_clipnorm`,
+`gradient_accumulation_steps` and `use_ema`).
 
 The schedule counts train steps (batches), whether or not their gradients are accumulated: Keras
 advances the optimizer's step on every batch and applies the averaged gradients every k-th. The
@@ -24,17 +25,31 @@ def learning_rate_schedule(peak: float, schedule: str, steps: int, warmup_steps:
 
 
 def optimizer(name: str, peak: float, schedule: str, steps: int, warmup_steps: int = 0, clipnorm: float = 0.0,
-              accumulation_steps: int = 1) -> keras.optimizers.Optimizer:
-  """adam, adamw or sgd (momentum 0.9) for a phase of `steps` batches; clipnorm 0 and accumulation_steps 1
-  turn those off."""
+              accumulation_steps: int = 1, ema_decay: float = 0.0) -> keras.optimizers.Optimizer:
+  """adam, adamw or sgd (momentum 0.9) for a phase of `steps` batches; clipnorm 0, accumulation_steps 1 and
+  ema_decay 0 turn those off.
+
+  With ema_decay the optimizer keeps the averages of the weights it trains (updated inside the train step;
+  trainer/averaging.py puts them into the model where they are used). Keras moves the averages on every
+  batch, accumulated or not, so their momentum per batch is ema_decay^(1/k): over the k batches of one
+  update they decay by exactly ema_decay.
+  """
   options = dict(global_clipnorm=clipnorm or None,
                  gradient_accumulation_steps=accumulation_steps if accumulation_steps > 1 else None)
+  if ema_decay:
+    options.update(use_ema=True, ema_momentum=ema_decay ** (1.0 / accumulation_steps))
   rate = learning_rate_schedule(peak, schedule, steps, warmup_steps)
   if name == "sgd":
-    return keras.optimizers.SGD(rate, momentum=0.9, **options)
-  if name == "adamw":
-    return keras.optimizers.AdamW(rate, **options)
-  return keras.optimizers.Adam(rate, **options)
+    chosen = keras.optimizers.SGD(rate, momentum=0.9, **options)
+  elif name == "adamw":
+    chosen = keras.optimizers.AdamW(rate, **options)
+  else:
+    chosen = keras.optimizers.Adam(rate, **options)
+  if ema_decay:
+    # fit ends by copying the averages into the model; here training goes on from the raw weights in the
+    # next phase, as a resumed run does (its backup restores them), and the averages are put in where used.
+    chosen.finalize_variable_values = lambda var_list: None
+  return chosen
 
 
 def check_accumulation(accumulation_steps: int, replicas: int) -> None:

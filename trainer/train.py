@@ -9,6 +9,7 @@ A killed run resumes where it stopped: every finished epoch is committed to disk
 trainer/checkpoints.py), so a kill -9 loses at most the epoch in progress.
 """
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -18,10 +19,11 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.loading import load_builder
+from cnmc_tfds.vocabulary import ALL, HEM
 from console import exits
 from run_folder import layout, record
 from storage import atomic
-from trainer import checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
+from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
 from trainer.config import AUGMENTATIONS, TrainConfig
@@ -87,6 +89,8 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
       checkpoints.StopOnNonFiniteLoss(phase.name),  # first: a diverged epoch must never be committed
+      checkpoints.EpochSeeds(),  # before anything draws in the epoch
+      *([averaging.ValidateAveraged(averaging.AveragedWeights(model))] if config.ema_decay else []),
       *([replicas.AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []),
       ThroughputAndLearningRate(config.batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
@@ -169,7 +173,9 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
   progress.at("starting")
   counts = data.check_splits(builder, config)
-  train_ds, steps = data.train_input(builder, config, setup.image_size, strategy, counts)
+  print(f"Training on {data.train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
+  steps = data.steps_per_epoch(config, counts)
+  train_ds = data.train_input(builder, config, setup.image_size, strategy, counts)
   val_ds = data.val_input(builder, config, setup.image_size)
   profile = _profile_range(config.profile_steps, steps, config.epochs)
   _write_config(model_dir, config, runtime, builder, setup.image_size, profile)
@@ -184,6 +190,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                                    config.seed, config.input_transform)
     model.label_smoothing = config.label_smoothing  # of the training loss only
     exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
+  averaged = averaging.AveragedWeights(model).held if config.ema_decay else contextlib.nullcontext
   state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
   if state.weights:
     print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
@@ -191,35 +198,31 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                    else None)
 
   # The phases: each its own compile and fit, every epoch committed as it ends.
-  for phase in plan_phases(config, pretrained=setup.weights is not None):
+  phases = plan_phases(config, pretrained=setup.weights is not None)
+  for phase in phases:
     if state.completed_epochs >= phase.end_epoch:
       continue
     _print_phase(phase, state.completed_epochs, config)
-    with strategy.scope():
-      (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
-      metrics = training_metrics()
-      model.compile(optimizer=recipe.optimizer(config.optimizer, phase.learning_rate, phase.schedule,
-                                               steps * (phase.end_epoch - phase.first_epoch), config.warmup_steps,
-                                               config.clipnorm, config.accumulation_steps),
-                    loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=runtime.xla)
-    if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
-      if not model.optimizer.built:
-        with strategy.scope():  # the optimizer's variables are the strategy's too
-          model.optimizer.build(model.trainable_variables)
-      state = job.restore(model_dir, state, model, strategy, with_optimizer=True)
-    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported)
-    model.fit(train_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
+    metrics, state = _compile(model, base, phase, config, steps, runtime.xla, job, model_dir, state, strategy)
+    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported, averaged)
+    done_in_phase = state.completed_epochs - phase.first_epoch
+    phase_ds = (train_ds if done_in_phase <= 0 else  # a resumed phase continues its stream where it stopped
+                data.train_input(builder, config, setup.image_size, strategy, counts, done_in_phase * steps))
+    model.fit(phase_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
               callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
                                    profile, strategy, extra_callbacks),
               verbose="auto")
     state, sample_images = commit.state, None
+  if config.ema_decay and not model.compiled:  # resumed after the last epoch: its averages are in the backup
+    _, state = _compile(model, base, phases[-1], config, steps, runtime.xla, job, model_dir, state, strategy)
 
   # The end: the final model exported, the results recorded last (they mark the run finished).
   progress.at("exporting")
-  job.check_final_weights(strategy, model)
-  _export(exported, model_dir, config.saved_model)
+  with averaged():
+    job.check_final_weights(strategy, model)
+    _export(exported, model_dir, config.saved_model)
   best = state.best
   results = {"best_epoch": best["epoch"] + 1 if best else None,
              "best_val_weighted_f1": best["value"] if best else None,
@@ -232,6 +235,25 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   record.write_results(model_dir, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
   return job.report(results, lambda: _print_summary(config, model_dir, state))
+
+
+def _compile(model: keras.Model, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
+             job: jobs.SingleProcess, model_dir: str, state: checkpoints.RunState, strategy: tf.distribute.Strategy):
+  """The model compiled for `phase`, with the phase's optimizer state restored if the run resumes inside it.
+  Returns (its metrics, the state restored)."""
+  with strategy.scope():
+    (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
+    metrics = training_metrics()
+    model.compile(optimizer=recipe.optimizer(config.optimizer, phase.learning_rate, phase.schedule,
+                                             steps * (phase.end_epoch - phase.first_epoch), config.warmup_steps,
+                                             config.clipnorm, config.accumulation_steps, config.ema_decay),
+                  loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=xla)
+  if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
+    if not model.optimizer.built:
+      with strategy.scope():  # the optimizer's variables are the strategy's too
+        model.optimizer.build(model.trainable_variables)
+    state = job.restore(model_dir, state, model, strategy, with_optimizer=True)
+  return metrics, state
 
 
 def _print_phase(phase: Phase, completed_epochs: int, config: TrainConfig) -> None:

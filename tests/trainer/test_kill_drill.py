@@ -40,14 +40,20 @@ def backbone_weights(tmp_path_factory):
   return path
 
 
-def flags(model_dir, weights, epochs: int = EPOCHS) -> list[str]:
+# Bit-exact, with the state a resume must carry beyond the weights: the optimizer's moments, the weights'
+# averages (EMA), gradients accumulated across an epoch's end (3 batches, updates of 2), the data stream's
+# position and the augmentation's and dropout's random draws.
+EXACT = ["--deterministic", "--ema_decay=0.5", "--accumulation_steps=2"]
+
+
+def flags(model_dir, weights, epochs: int = EPOCHS, *more: str) -> list[str]:
   return ["--backbone=small_cnn", f"--weights={weights}", "--image_size=32", "--batch_size=8",
           f"--epochs={epochs}", "--warmup_epochs=1", "--steps_per_epoch=3", "--validation_steps=1", "--seed=3",
-          "--saved_model", f"--model_dir={model_dir}"]
+          "--saved_model", f"--model_dir={model_dir}", *more]
 
 
-def train(data_dir, point, model_dir, weights, epochs: int = EPOCHS) -> subprocess.CompletedProcess:
-  return python(DIE, str(data_dir), point, *flags(model_dir, weights, epochs))
+def train(data_dir, point, model_dir, weights, epochs: int = EPOCHS, *more: str) -> subprocess.CompletedProcess:
+  return python(DIE, str(data_dir), point, *flags(model_dir, weights, epochs, *more))
 
 
 def committed(model_dir: pathlib.Path) -> int:
@@ -93,23 +99,41 @@ KILLS = [
 ]
 
 
-def test_a_kill_at_any_write_loses_nothing(tiny_synthetic, backbone_weights, tmp_path):
+def test_a_kill_at_any_write_loses_nothing_and_the_run_ends_as_if_never_killed(tiny_synthetic, backbone_weights,
+                                                                                  tmp_path):
+  killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
+  whole = subprocess.Popen([sys.executable, DIE, str(tiny_synthetic.data_dir), "none",  # meanwhile, never killed
+                            *flags(whole_dir, backbone_weights, EPOCHS, *EXACT)], cwd=REPO, env=environment(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   kept = 0
   for point, expected in KILLS:
-    killed = train(tiny_synthetic.data_dir, point, tmp_path, backbone_weights)
+    killed = train(tiny_synthetic.data_dir, point, killed_dir, backbone_weights, EPOCHS, *EXACT)
     assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-3000:])
-    assert_resumed(killed, tmp_path, kept)
-    kept = committed(tmp_path)
+    assert_resumed(killed, killed_dir, kept)
+    kept = committed(killed_dir)
     assert kept == expected, f"the kill at {point} left {kept} committed epochs, not {expected}"
-    assert not (tmp_path / layout.RESULTS).exists()
+    assert not (killed_dir / layout.RESULTS).exists()
   # Then a disk error, not our write: the newest backup is damaged; the one before it is the fallback.
-  newest = tmp_path / layout.BACKUP_DIR / f"epoch_{kept:04d}.weights.h5"
+  newest = killed_dir / layout.BACKUP_DIR / f"epoch_{kept:04d}.weights.h5"
   newest.write_bytes(newest.read_bytes()[:1000])
-  again = train(tiny_synthetic.data_dir, "none", tmp_path, backbone_weights)
+  again = train(tiny_synthetic.data_dir, "none", killed_dir, backbone_weights, EPOCHS, *EXACT)
   assert again.returncode == 0, again.stderr[-3000:]
   assert "cannot be read" in again.stderr
-  assert_resumed(again, tmp_path, kept - 1)  # the last epoch is trained again from the backup before it
-  assert_complete(tmp_path)
+  assert_resumed(again, killed_dir, kept - 1)  # the last epoch is trained again from the backup before it
+  assert_complete(killed_dir)
+  assert whole.wait(timeout=600) == 0, whole.stderr.read()[-3000:]
+  assert_same_run(killed_dir, whole_dir)
+
+
+def assert_same_run(first: pathlib.Path, second: pathlib.Path) -> None:
+  """The same history (timings aside), and best.keras and model.keras bit for bit."""
+  rows = [[{k: v for k, v in row.items() if k != "images_per_second"} for row in history(folder)]
+          for folder in (first, second)]
+  assert rows[0] == rows[1]
+  for name in (layout.BEST_MODEL, layout.FINAL_MODEL):
+    weights = [keras.saving.load_model(folder / name).get_weights() for folder in (first, second)]
+    for a, b in zip(*weights, strict=True):
+      np.testing.assert_array_equal(a, b, err_msg=name)
 
 
 def test_kills_at_random_moments_then_a_rerun_finish_the_run(tiny_synthetic, backbone_weights, tmp_path):

@@ -1,11 +1,13 @@
-"""The training recipe (trainer/recipe.py, trainer/model.py's Classifier): warm-up, clipping, accumulation and
-label smoothing do what they promise, number for number."""
+"""The training recipe (trainer/recipe.py, trainer/averaging.py, trainer/model.py's Classifier): warm-up, clipping,
+accumulation, label smoothing and the weights' moving average do what they promise, number for number."""
 
 import keras
 import numpy as np
 import pytest
 
+from run_folder import layout
 from trainer import recipe
+from trainer.averaging import AveragedWeights, ValidateAveraged
 from trainer.model import Classifier
 
 
@@ -67,6 +69,56 @@ def test_k_accumulated_batches_of_b_update_as_one_batch_of_k_times_b(name):
   assert any(not np.array_equal(a, b) for a, b in zip(accumulated.get_weights(), before, strict=True))
 
 
+def batches(count: int, size: int = 4):
+  data = np.random.default_rng(5)
+  return [(data.normal(size=(size, 3)).astype("float32"), data.normal(size=(size, 1)).astype("float32"))
+          for _ in range(count)]
+
+
+def test_the_average_follows_the_weights_with_the_decay_and_the_swap_is_exact():
+  model = dense_model(recipe.optimizer("sgd", 0.1, "constant", steps=10, ema_decay=0.75))
+  expected = None
+  for images, targets in batches(3):
+    model.train_on_batch(images, targets)
+    weights = model.get_weights()
+    expected = weights if expected is None else [0.75 * a + 0.25 * w for a, w in zip(expected, weights, strict=True)]
+  raw = model.get_weights()
+  with AveragedWeights(model).held():
+    for held, average in zip(model.get_weights(), expected, strict=True):
+      np.testing.assert_allclose(held, average, rtol=1e-6, atol=1e-7)
+  for back, weights in zip(model.get_weights(), raw, strict=True):
+    np.testing.assert_array_equal(back, weights)  # bit for bit: training goes on from exactly these
+
+
+def test_with_accumulation_the_average_decays_by_the_decay_over_each_update():
+  model = dense_model(recipe.optimizer("sgd", 0.1, "constant", steps=10, accumulation_steps=2, ema_decay=0.25))
+  data = batches(5)
+  updates = []
+  for images, targets in data[:4]:  # batches 2 and 4 update; the average starts at the first update's weights
+    model.train_on_batch(images, targets)
+    updates.append(model.get_weights())
+  model.train_on_batch(*data[4])  # accumulates only: the weights stay, the average moves on
+  with AveragedWeights(model).held():
+    for held, first, second in zip(model.get_weights(), updates[1], updates[3], strict=True):
+      np.testing.assert_allclose(held, 0.25 * first + 0.75 * second, rtol=1e-6, atol=1e-7)
+
+
+def test_fit_validates_the_average_and_ends_holding_the_raw_weights_it_would_have_without_it():
+  train, (val_images, val_targets) = batches(4), batches(1, size=16)[0]
+  images, targets = np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])
+  plain = dense_model(recipe.optimizer("adam", 0.05, "constant", steps=10))
+  plain.fit(images, targets, batch_size=4, epochs=2, shuffle=False, verbose=0)
+  averaged = dense_model(recipe.optimizer("adam", 0.05, "constant", steps=10, ema_decay=0.5))
+  swap = AveragedWeights(averaged)
+  logged = averaged.fit(images, targets, batch_size=4, epochs=2, shuffle=False, verbose=0,
+                        validation_data=(val_images, val_targets), callbacks=[ValidateAveraged(swap)]).history
+  for a, b in zip(averaged.get_weights(), plain.get_weights(), strict=True):
+    np.testing.assert_array_equal(a, b)  # the average never steered training, and fit did not swap it in
+  with swap.held():
+    assert averaged.evaluate(val_images, val_targets, verbose=0) == pytest.approx(logged["val_loss"][-1], rel=1e-6)
+  assert averaged.evaluate(val_images, val_targets, verbose=0) != pytest.approx(logged["val_loss"][-1], rel=1e-3)
+
+
 def classifier(smoothing: float) -> Classifier:
   inputs = keras.Input((1,))
   model = Classifier(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
@@ -98,3 +150,17 @@ def test_float16_with_xla_and_the_whole_recipe_trains_with_a_finite_recorded_los
   assert (resolved["precision"], resolved["xla"], resolved["effective_batch_size"]) == ("mixed_float16", True, 16)
   assert all(np.isfinite(row["loss_scale"]) and row["loss_scale"] >= 1 for row in rows)
   assert rows[-1]["loss"] < rows[0]["loss"]
+
+
+def test_under_ema_the_models_kept_and_exported_are_the_validated_averages(tiny_synthetic, tmp_path):
+  # Each saved model, reloaded, scores the validation batches exactly as its epoch's logged validation did.
+  from tests.trainer.helpers import history, tiny_config
+  from trainer import data
+  from trainer.train import run
+  config = tiny_config(tmp_path, epochs=3, steps_per_epoch=4, learning_rate=3e-3, ema_decay=0.5)
+  results = run(config, builder=tiny_synthetic)
+  rows, val_batches = history(tmp_path), data.val_input(tiny_synthetic, config, 32)
+  for name, epoch in ((layout.BEST_MODEL, results["best_epoch"]), (layout.FINAL_MODEL, 3)):
+    saved = keras.saving.load_model(tmp_path / name)
+    saved.compile(loss=keras.losses.BinaryCrossentropy())
+    assert saved.evaluate(val_batches, verbose=0) == pytest.approx(rows[epoch - 1]["val_loss"], rel=1e-5), name
