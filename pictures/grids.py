@@ -23,6 +23,18 @@ def image_grid(images: np.ndarray, columns: int = 4) -> np.ndarray:
   return grid
 
 
+def captioned(images: np.ndarray, captions: list[str]) -> np.ndarray:
+  """(N, H, W, 3) images with a caption written in the top-left corner of each (white on a black band)."""
+  out = []
+  for image, caption in zip(np.clip(np.asarray(images, np.float32), 0, 255).astype(np.uint8), captions, strict=True):
+    picture = Image.fromarray(image)
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, 0, 6 * len(caption) + 3, 12), fill="black")
+    draw.text((2, 1), caption, fill="white")
+    out.append(np.asarray(picture, np.float32))
+  return np.stack(out)
+
+
 def confusion_matrix_picture(tp: float, fp: float, tn: float, fn: float) -> np.ndarray:
   """A labelled 2x2 confusion matrix (rows: true class, columns: predicted), (H, W, 3) uint8."""
   rows = [(CLASS_NAMES[HEM].upper(), [tn, fp]), (CLASS_NAMES[ALL].upper(), [fn, tp])]

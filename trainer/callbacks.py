@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from pictures.grids import confusion_matrix_picture, image_grid, save_picture
+from pictures.grids import captioned, confusion_matrix_picture, image_grid, save_picture
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):
@@ -61,19 +61,26 @@ class ConfusionMatrixPicture(keras.callbacks.Callback):
 
 
 class AugmentedSamples(keras.callbacks.Callback):
-  """At the start of training, shows what the augmentation does to a batch (TensorBoard + PNG)."""
+  """At the start of training, shows what the augmentation (and mixup/cutmix) does to a batch (TensorBoard +
+  PNG): each row an original, augmented, and with mixing on, mixed with its partner and captioned with its
+  target, the share of ALL the loss takes."""
 
-  def __init__(self, images: np.ndarray, augmentation: keras.layers.Layer, log_dir: str, png_path: str):
+  def __init__(self, images: np.ndarray, labels: np.ndarray, augmentation: keras.layers.Layer, mixing,
+               log_dir: str, png_path: str):
     super().__init__()
-    self.images, self.augmentation = images, augmentation
+    self.images, self.labels, self.augmentation, self.mixing = images, labels, augmentation, mixing
     self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
     self.png_path = png_path
 
   def on_train_begin(self, logs=None):
-    augmented = keras.ops.convert_to_numpy(self.augmentation(self.images, training=True))
-    # Originals on the left half of each row, augmented on the right.
-    pairs = np.concatenate([self.images.astype(np.float32), augmented.astype(np.float32)], axis=2)
-    save_picture(image_grid(pairs, columns=2), self.png_path, self.writer, "augmented_samples", 0)
+    augmented = self.augmentation(keras.ops.cast(self.images, "float32"), training=True)
+    columns = [self.images.astype(np.float32), keras.ops.convert_to_numpy(augmented).astype(np.float32)]
+    if self.mixing is not None:
+      mixed = self.mixing(augmented, self.labels)
+      targets = keras.ops.convert_to_numpy(mixed["targets"])
+      columns.append(captioned(keras.ops.convert_to_numpy(mixed["images"]), [f"ALL {t:.2f}" for t in targets]))
+    rows = np.concatenate(columns, axis=2)  # the columns side by side in each row
+    save_picture(image_grid(rows, columns=2), self.png_path, self.writer, "augmented_samples", 0)
 
 
 class ProfileSteps(keras.callbacks.Callback):

@@ -31,6 +31,9 @@ class TrainConfig:
   accumulation_steps: int = 1  # batches whose gradients are averaged into one update
   label_smoothing: float = 0.0  # of the training loss's targets only
   ema_decay: float = 0.0  # validate, keep and export the moving average of the weights; 0: off
+  mixup_alpha: float = 0.0  # mixup's Beta(alpha, alpha); 0: off
+  cutmix_alpha: float = 0.0  # cutmix's Beta(alpha, alpha); 0: off
+  mix_probability: float = 1.0  # of mixing a batch, when mixup or cutmix is on
   dropout: float = 0.3
   augmentation: str = "cells"
   input_transform: str = "rgb"  # what the backbone sees: rgb, optical_density, stain_normalised

@@ -94,6 +94,7 @@ def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:
 
 
 def sample_images(builder, config: TrainConfig, image_size: int, count: int = 8):
-  """A few validation images, (count, S, S, 3) uint8, read without filling any cache."""
+  """A few validation images, (count, S, S, 3) uint8, and their (count,) labels, read without filling any cache."""
   dataset = make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=count, cache=None)
-  return next(iter(dataset))[0].numpy()
+  images, labels = next(iter(dataset))
+  return images.numpy(), labels.numpy()

@@ -51,6 +51,15 @@ define_fraction("label_smoothing", _DEFAULT.label_smoothing,
 define_fraction("ema_decay", _DEFAULT.ema_decay,
                 "Validate, keep as best and export the exponential moving average of the weights, with this decay "
                 "per update (e.g. 0.999; an average over about 1/(1-decay) updates); 0 = off.", below_one=True)
+define_non_negative_float("mixup_alpha", _DEFAULT.mixup_alpha,
+                          "Mixup on the device: blend each training image with its partner in the batch by a share "
+                          "drawn from Beta(alpha, alpha) (e.g. 0.2-0.4); the loss takes the mixed labels; 0 = off.")
+define_non_negative_float("cutmix_alpha", _DEFAULT.cutmix_alpha,
+                          "Cutmix on the device: paste a box of the partner image, of area share drawn from "
+                          "Beta(alpha, alpha) (e.g. 1.0); with mixup too, each mixed batch is one or the other; "
+                          "0 = off.")
+define_fraction("mix_probability", _DEFAULT.mix_probability,
+                "With mixup or cutmix on: the share of training batches that are mixed.")
 define_fraction("dropout", _DEFAULT.dropout, "Dropout rate before the classification layer.", below_one=True)
 flags.DEFINE_enum("augmentation", _DEFAULT.augmentation, list(AUGMENTATIONS),
                   "On-device augmentation: cells (any rotation, flips, stain jitter), notebook (the public "

@@ -5,8 +5,11 @@ Augmentation and preprocessing are layers of the model, so they run on the accel
 """
 
 import keras
+import tensorflow as tf
+from keras.src.losses.loss import unscale_loss_for_distribution  # as Keras' own train step scales its loss
 
 from pipeline.augment import CellAugmentation
+from pipeline.mixing import MixupCutmix
 from pipeline.input_transforms import input_transform_layer
 from run_folder import layout
 from trainer.backbones import Backbone
@@ -15,14 +18,42 @@ from trainer.weights import build_with_weights
 
 class Classifier(keras.Model):
   """The model that trains: a functional chain whose training loss may smooth its targets (label_smoothing,
-  set by the trainer). Validation losses and every metric see the true labels."""
+  set by the trainer) and whose train step may mix the augmented images (use_mixing). Validation losses and
+  every metric see the true labels."""
 
   label_smoothing = 0.0
+  mixing = None  # a pipeline.mixing.MixupCutmix, set by use_mixing with the two halves of the chain:
+  augmentation = after_augmentation = None  # the images to the augmented images, and these to P(ALL)
 
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
     if training and self.label_smoothing:
       y = keras.ops.cast(y, y_pred.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
     return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+  def use_mixing(self, mixing: MixupCutmix) -> None:
+    """Mix each training batch after the augmentation (an inactive mixer changes nothing)."""
+    if mixing.active:
+      augmented = self.get_layer("augmentation").output  # float in the compute dtype, augmentation or not
+      self.mixing = mixing
+      self.augmentation = keras.Model(self.input, augmented)
+      self.after_augmentation = keras.Model(augmented, self.output)
+
+  def train_step(self, data):
+    """Keras' train step (TensorFlow backend), with the batch mixed between augmentation and the rest:
+    the loss takes the soft targets, the metrics the hard labels."""
+    if self.mixing is None:
+      return super().train_step(data)
+    images, labels, weights = keras.utils.unpack_x_y_sample_weight(data)
+    mixed = self.mixing(self.augmentation(images, training=True), labels, weights)
+    with tf.GradientTape() as tape:
+      predicted = self.after_augmentation(mixed["images"], training=True)
+      loss = self.compute_loss(y=mixed["targets"][:, None], y_pred=predicted, sample_weight=mixed["weights"],
+                               training=True)
+      self._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(images)[0])
+      scaled = self.optimizer.scale_loss(loss)
+    gradients = tape.gradient(scaled, self.trainable_weights)
+    self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+    return self.compute_metrics(images, mixed["labels"][:, None], predicted, sample_weight=mixed["label_weights"])
 
 
 def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,

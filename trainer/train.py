@@ -30,6 +30,7 @@ from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
 from trainer.progress import Progress
+from pipeline.mixing import MixupCutmix
 from trainer.model import build_classifier, freeze_backbone, inference_model, unfreeze_backbone
 
 MONITOR = "val_weighted_f1"  # the challenge's metric picks the best checkpoint
@@ -83,7 +84,7 @@ def _profile_text(profile: tuple[int, int] | None) -> str:
   return f"{profile[0]},{profile[1]}" if profile else "off"
 
 
-def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, sample_images, commit,
+def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, samples, commit,
                steps: int, profile: tuple[int, int] | None, strategy: tf.distribute.Strategy, extra) -> list:
   logs = os.path.join(model_dir, layout.LOGS_DIR)
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
@@ -98,8 +99,8 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
   ]
   if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
     callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))
-  if sample_images is not None:
-    callbacks.append(AugmentedSamples(sample_images, model.get_layer("augmentation"), logs,
+  if samples is not None:
+    callbacks.append(AugmentedSamples(*samples, model.get_layer("augmentation"), model.mixing, logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
   return callbacks + [commit] + list(extra)
 
@@ -189,13 +190,16 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     model, base = build_classifier(setup.backbone, setup.image_size, setup.weights, augmentation, config.dropout,
                                    config.seed, config.input_transform)
     model.label_smoothing = config.label_smoothing  # of the training loss only
+    mixing = MixupCutmix(config.mixup_alpha, config.cutmix_alpha, config.mix_probability, seed=config.seed + 2,
+                         name="mixing")
+    model.use_mixing(mixing)
     exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
   averaged = averaging.AveragedWeights(model).held if config.ema_decay else contextlib.nullcontext
   state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
   if state.weights:
     print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
-  sample_images = (data.sample_images(builder, config, setup.image_size) if augmentation and not state.history
-                   else None)
+  samples = (data.sample_images(builder, config, setup.image_size) if (augmentation or mixing.active)
+             and not state.history else None)
 
   # The phases: each its own compile and fit, every epoch committed as it ends.
   phases = plan_phases(config, pretrained=setup.weights is not None)
@@ -211,10 +215,10 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     model.fit(phase_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
-              callbacks=_callbacks(phase, model_dir, config, model, metrics, sample_images, commit, steps,
+              callbacks=_callbacks(phase, model_dir, config, model, metrics, samples, commit, steps,
                                    profile, strategy, extra_callbacks),
               verbose="auto")
-    state, sample_images = commit.state, None
+    state, samples = commit.state, None
   if config.ema_decay and not model.compiled:  # resumed after the last epoch: its averages are in the backup
     _, state = _compile(model, base, phases[-1], config, steps, runtime.xla, job, model_dir, state, strategy)
 

@@ -144,7 +144,8 @@ def test_float16_with_xla_and_the_whole_recipe_trains_with_a_finite_recorded_los
   from tests.trainer.helpers import history, read_json, tiny_config
   from trainer.train import run
   run(tiny_config(tmp_path, mixed_precision="float16", xla="on", epochs=3, steps_per_epoch=8, learning_rate=3e-3,
-                  warmup_steps=2, clipnorm=1.0, accumulation_steps=2, label_smoothing=0.1), builder=tiny_synthetic)
+                  warmup_steps=2, clipnorm=1.0, accumulation_steps=2, label_smoothing=0.1, ema_decay=0.9,
+                  mixup_alpha=0.4, cutmix_alpha=1.0), builder=tiny_synthetic)
   rows = history(tmp_path)
   resolved = read_json(tmp_path / "config.json")["resolved"]
   assert (resolved["precision"], resolved["xla"], resolved["effective_batch_size"]) == ("mixed_float16", True, 16)
@@ -164,3 +165,28 @@ def test_under_ema_the_models_kept_and_exported_are_the_validated_averages(tiny_
     saved = keras.saving.load_model(tmp_path / name)
     saved.compile(loss=keras.losses.BinaryCrossentropy())
     assert saved.evaluate(val_batches, verbose=0) == pytest.approx(rows[epoch - 1]["val_loss"], rel=1e-5), name
+
+
+def test_a_mixed_train_step_takes_soft_targets_for_the_loss_and_hard_labels_for_the_metrics():
+  from pipeline.mixing import MixupCutmix
+  inputs = keras.Input((4, 4, 3), dtype="uint8")
+  augmented = keras.layers.Identity(name="augmentation")(keras.ops.cast(inputs, "float32"))
+  model = Classifier(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(augmented)))
+  mixer = MixupCutmix(mixup_alpha=0.4, seed=3)
+  model.use_mixing(mixer)
+  model.compile(keras.optimizers.SGD(0.0), keras.losses.BinaryCrossentropy(),
+                metrics=[keras.metrics.BinaryAccuracy(name="accuracy")], jit_compile=False)
+  data = np.random.default_rng(1)
+  images = data.integers(0, 4, (8, 4, 4, 3), dtype=np.uint8)  # small: the sigmoid stays far from saturation
+  labels, weights = np.array([1, 0, 0, 1, 0, 0, 1, 1]), data.uniform(0.5, 2.0, 8).astype("float32")
+  state = keras.ops.convert_to_numpy(mixer.seed_generator.state)
+  mixed = {k: v.numpy() for k, v in mixer(images.astype("float32"), labels, weights).items()}
+  assert not np.array_equal(mixed["targets"], labels)  # mixed indeed
+  predicted = model.after_augmentation(mixed["images"]).numpy()
+  mixer.seed_generator.state.assign(state)  # the step draws the same
+  logs = model.train_on_batch(images, labels, sample_weight=weights, return_dict=True)
+  loss = keras.losses.BinaryCrossentropy()(mixed["targets"][:, None], predicted, sample_weight=mixed["weights"])
+  assert logs["loss"] == pytest.approx(float(loss), rel=1e-5)
+  hits = ((predicted[:, 0] > 0.5) == (mixed["labels"] == 1)).astype(float)
+  assert logs["accuracy"] == pytest.approx(hits.mean())  # compile(metrics=) are unweighted in Keras
+  assert hits.mean() != pytest.approx(((predicted[:, 0] > 0.5) == (labels == 1)).mean())  # not the true labels

@@ -3,11 +3,14 @@ replica gets the class weights one device would, BatchNorm statistics are averag
 
 import textwrap
 
+import keras
 import pytest
+
+import pipeline.augment  # noqa: F401  (the saved model holds its layer)
 
 from run_folder import layout
 from tests.support.subprocesses import python
-from tests.trainer.helpers import history, read_json
+from tests.trainer.helpers import history, read_json, tiny_config
 
 TWO_CPUS = textwrap.dedent("""
     import sys
@@ -35,7 +38,7 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
     from trainer import data, runtime
     strategy = runtime.decide("float32", "off", "mirrored", False).strategy
     counts = data.check_splits(builder, config)
-    dataset, _ = data.train_input(builder, config, 32, strategy, counts)
+    dataset = data.train_input(builder, config, 32, strategy, counts)
     images, labels, weights = next(iter(dataset))
     local = [(l.numpy().tolist(), w.numpy().tolist()) for l, w in zip(strategy.experimental_local_results(labels),
                                                                       strategy.experimental_local_results(weights))]
@@ -44,13 +47,20 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_two_logical_cpus_train_with_class_weights_and_clipping(tiny_synthetic, tmp_path):
+def test_two_logical_cpus_train_with_class_weights_clipping_and_the_weights_average(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight",
-                  '{"clipnorm": 1.0}')
+                  '{"clipnorm": 1.0, "ema_decay": 0.5}')
   assert result.returncode == 0, result.stderr[-3000:]
   resolved = read_json(tmp_path / "run" / layout.CONFIG)["resolved"]
   assert (resolved["strategy"], resolved["replicas"]) == ("mirrored", 2)
-  assert [int(row["epoch"]) for row in history(tmp_path / "run")] == [1, 2]
+  rows = history(tmp_path / "run")
+  assert [int(row["epoch"]) for row in rows] == [1, 2]
+  # The exported model is the average the last validation saw, swapped in and out across the replicas.
+  from trainer import data
+  exported = keras.saving.load_model(tmp_path / "run" / layout.FINAL_MODEL)
+  exported.compile(loss=keras.losses.BinaryCrossentropy())
+  val_batches = data.val_input(tiny_synthetic, tiny_config(tmp_path, validation_steps=1), 32)
+  assert exported.evaluate(val_batches, verbose=0) == pytest.approx(rows[-1]["val_loss"], rel=1e-5)
   # Keras' gradient accumulation fails under tf.distribute: refused before any training, saying why.
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "accumulated"), "oversample",
                   '{"accumulation_steps": 2}')
