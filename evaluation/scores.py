@@ -112,3 +112,18 @@ def format_mean_sd(value: dict, digits: int = 3) -> str:
   if value["mean"] is None:
     return "n/a"
   return f"{value['mean']:.{digits}f}" + (f" ± {value['sd']:.{digits}f}" if value["sd"] is not None else "")
+
+
+def summarise_seeds(per_seed: list[dict[str, dict]], rows, columns) -> dict[str, dict]:
+  """{row: {column: {"mean", "sd"}}} over seeds, from per_seed = [{row: {column: value}}, ...]."""
+  return {row: {column: mean_and_sd([seed[row][column] for seed in per_seed]) for column in columns}
+          for row in rows}
+
+
+def mean_sd_table(summary: dict[str, dict], first: str, columns: dict[str, str], digits: dict | None = None) -> str:
+  """Markdown: a row per summary key, mean ± sd of each column ({key: header}; digits per key, default 3)."""
+  lines = [f"| {first} | " + " | ".join(columns.values()) + " |", "|---" * (len(columns) + 1) + "|"]
+  for row, values in summary.items():
+    cells = [format_mean_sd(values[key], (digits or {}).get(key, 3)) for key in columns]
+    lines.append(f"| {row} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)

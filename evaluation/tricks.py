@@ -62,13 +62,10 @@ def score_methods(ensemble: list[dict], optical_density: dict, stain_normalised:
 
 def summarise(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
   """{method: {score: {"mean", "sd"}}} over seeds (sample sd)."""
-  return {method: {score: scores.mean_and_sd([seed[method][score] for seed in per_seed]) for score in SCORES}
-          for method in METHODS}
+  return scores.summarise_seeds(per_seed, METHODS, SCORES)
 
 
 def table(summary: dict[str, dict]) -> str:
   """Markdown: one row per method, mean ± sd of each score."""
-  lines = ["| method | weighted F1 | AUC | accuracy | subject vote |", "|---|---|---|---|---|"]
-  for method, values in summary.items():
-    lines.append(f"| {method} | " + " | ".join(scores.format_mean_sd(values[s]) for s in SCORES) + " |")
-  return "\n".join(lines)
+  return scores.mean_sd_table(summary, "method", dict(zip(SCORES, ("weighted F1", "AUC", "accuracy", "subject vote"),
+                                                          strict=True)))

@@ -28,6 +28,7 @@ COMMANDS = {
     "tools.bench_train": ["--steps", "--images_scale"],
     "tools.launch_local": ["--workers", "--gpus"],
     "tools.compare_tricks": ["--compare_dir", "--seeds", "--score_split", "--backbone"],
+    "tools.compare_recipe": ["--compare_dir", "--seeds", "--score_split", "--backbone", "--epochs"],
 }
 
 
@@ -49,7 +50,8 @@ def test_help_lists_the_commands_flags_with_their_ranges_and_does_not_start_tens
 
 @pytest.mark.parametrize("command, flag", [
     ("trainer", "--learning_rate=-0.1"), ("trainer", "--fine_tune_learning_rate=0"), ("trainer", "--dropout=1"),
-    ("trainer", "--batch_size=0"), ("trainer", "--seed=-1"), ("tools.evaluate", "--threshold=1.5"),
+    ("trainer", "--batch_size=0"), ("trainer", "--seed=-1"), ("trainer", "--ema_decay=1"),
+    ("trainer", "--mixup_alpha=-1"), ("trainer", "--mix_probability=2"), ("tools.evaluate", "--threshold=1.5"),
     ("tools.bench_train", "--images_scale=0"), ("tools.cross_validate", "--epochs=0"),
     ("tools.compare_tricks", "--seeds=1,x"), ("tools.gradcam", "--count=0")])
 def test_a_number_out_of_range_is_refused_in_one_line_naming_the_flag(command, flag):

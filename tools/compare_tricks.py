@@ -17,52 +17,26 @@ import os
 
 from absl import flags
 
-from cli import fold_runs
+from cli import comparison_flags, fold_runs
+from cli.comparison_flags import SCORE_SPLIT, TRAIN, TUNE
 from cli.main import require_writable, run
 from run_folder import layout
-from storage import atomic, paths
+from storage import atomic
 from trainer import flags as trainer_flags
-from trainer.config import dataset_label
 
-flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
+flags.adopt_module_key_flags(comparison_flags)  # --help lists its flags and the trainer's
 
-COMPARE_DIR = flags.DEFINE_string("compare_dir", None, "Where the runs and the summary go; default "
-                                  "runs/tricks-<dataset>-<backbone>.")
-SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "One comparison per seed; the table shows mean ± sd.")
-flags.register_validator("seeds", lambda seeds: bool(seeds) and all(seed.isdigit() for seed in seeds),
-                         "must list one or more non-negative whole numbers, e.g. 1,2,3")
-SCORE_SPLIT = flags.DEFINE_string("score_split", "validation", "The subject-disjoint split every method is scored on.")
-
-TRAIN, TUNE = ("fold_0", "fold_1"), "fold_2"
-# What the runs are without trainer flags: minutes each on a CPU.
-CPU_SIZED = {"backbone": "small_cnn", "weights": "none", "image_size": "64", "batch_size": "16", "epochs": "20",
-             "steps_per_epoch": "20", "profile_steps": "0,0"}
 VARIANTS = {"rgb": (0, "rgb"), "rgb_second_seed": (100, "rgb"), "optical_density": (0, "optical_density"),
             "stain_normalised": (0, "stain_normalised")}
 
 
-for _name, _value in CPU_SIZED.items():
-  flags.FLAGS.set_default(_name, flags.FLAGS[_name].parser.parse(_value))  # --help shows what the runs use
-
-
-def trainer_arguments() -> list[str]:
-  """The trainer flags of every run: those given, and the CPU-sized settings for the rest (but those
-  --quick sets, when it is given)."""
-  quick = trainer_flags.QUICK if flags.FLAGS.quick else {}
-  for name, value in CPU_SIZED.items():
-    if not flags.FLAGS[name].present and name not in quick:
-      flags.FLAGS[name].parse(value)  # now given, as far as the runs and config_from_flags are concerned
-  return fold_runs.passthrough_flags(also_set_here=("seed", "input_transform")) + ["--nosaved_model"]
-
-
 def main():
   from evaluation import ensembles, inference, sources, tricks  # import TensorFlow: after flag parsing
-  arguments = trainer_arguments()
+  arguments = comparison_flags.trainer_arguments(also_set_here=("seed", "input_transform"))
   config = trainer_flags.config_from_flags()
-  compare_dir = (paths.expand_path(COMPARE_DIR.value)
-                 or os.path.join("runs", f"tricks-{dataset_label(config.dataset)}-{config.backbone}"))
+  compare_dir = comparison_flags.compare_dir("tricks", config)
   require_writable("--compare_dir", compare_dir)
-  seeds = [int(seed) for seed in SEEDS.value]
+  seeds = comparison_flags.seeds()
   per_seed, chosen = [], {}
   for seed in seeds:
     models = {}

@@ -12,7 +12,8 @@ from pictures.grids import captioned, confusion_matrix_picture, image_grid, save
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):
-  """Adds `images_per_second` (training steps only, validation excluded), `learning_rate`, and under float16
+  """Adds `images_per_second` and `train_seconds` (training steps only, validation excluded), `learning_rate`,
+  and under float16
   `loss_scale` (the dynamic loss scale: it halves on every overflowing step, so a falling value is a warning)."""
 
   def __init__(self, global_batch_size: int):
@@ -29,7 +30,8 @@ class ThroughputAndLearningRate(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     if logs is None or not self._steps:
       return
-    logs["images_per_second"] = self._steps * self.global_batch_size / (self._last - self._start)
+    logs["train_seconds"] = self._last - self._start
+    logs["images_per_second"] = self._steps * self.global_batch_size / logs["train_seconds"]
     logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
     if isinstance(self.model.optimizer, keras.optimizers.LossScaleOptimizer):
       logs["loss_scale"] = float(keras.ops.convert_to_numpy(self.model.optimizer.dynamic_scale))

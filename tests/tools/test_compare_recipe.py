@@ -1,0 +1,36 @@
+"""tools.compare_recipe end to end on the tiny set: the chosen recipes trained, scored and tabled."""
+
+import json
+
+import pytest
+
+from run_folder import layout
+from tests.support import in_process
+from tests.support.subprocesses import module
+
+
+@pytest.mark.slow
+def test_the_comparison_trains_the_recipes_scores_them_and_writes_the_table(tiny_synthetic, tmp_path):
+  out = tmp_path / "recipe"
+  result = module("tools.compare_recipe", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
+                  "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", "--recipes=plain,accumulation",
+                  f"--compare_dir={out}", timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["seed4-accumulation", "seed4-plain"]
+  flags = json.loads((out / "seed4-accumulation" / layout.CONFIG).read_text())["flags"]
+  assert (flags["accumulation_steps"], flags["batch_size"], flags["steps_per_epoch"], flags["seed"]) == (2, 4, 4, 4)
+  assert flags["train_splits"] == ["fold_0", "fold_1"] and flags["val_split"] == "fold_2"
+  results = json.loads((out / "recipe.json").read_text())
+  assert list(results["summary"]) == ["plain", "accumulation"] and results["scored_on"] == "validation"
+  scored = results["per_seed"]["4"]["plain"]
+  assert 0 <= scored["cell_weighted_f1"] <= 1 and 0 <= scored["subject_weighted_f1"] <= 1
+  assert scored["training_seconds"] > 0
+  table = (out / "recipe.md").read_text()
+  assert "| plain |" in table and "| + accumulation 2 x half batch |" in table
+
+
+def test_an_unknown_recipe_or_a_flag_the_tool_sets_is_refused_in_one_line(tmp_path):
+  result = in_process.module("tools.compare_recipe", "--recipes=plain,dropout", f"--compare_dir={tmp_path}")
+  assert result.returncode == 1 and "--recipes: dropout is not a recipe" in result.stderr
+  result = in_process.module("tools.compare_recipe", "--ema_decay=0.9", f"--compare_dir={tmp_path}")
+  assert result.returncode == 1 and "ema_decay" in result.stderr.splitlines()[-1]
