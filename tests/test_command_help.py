@@ -26,6 +26,7 @@ COMMANDS = {
     "tools.leakage_demo": ["--demo_dir", "--backbone"],
     "tools.bench_pipeline": ["--batches", "--images_scale", "--data_dir"],
     "tools.bench_train": ["--steps", "--images_scale"],
+    "tools.bench_recipe": ["--steps", "--rounds", "--backbone"],
     "tools.launch_local": ["--workers", "--gpus"],
     "tools.compare_tricks": ["--compare_dir", "--seeds", "--score_split", "--backbone"],
     "tools.compare_recipe": ["--compare_dir", "--seeds", "--score_split", "--backbone", "--epochs"],

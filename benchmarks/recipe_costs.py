@@ -1,0 +1,75 @@
+"""What each recipe feature costs per train step (see tools/bench_recipe.py).
+
+Every variant is the shipped classifier compiled as the trainer compiles it (this device's precision and
+XLA defaults), training on one fixed batch repeated, so only the step differs. Variants take turns, round
+after round, and each round's time is divided by the plain model's time of the same round: a busy machine
+slows the neighbours of a round alike, and the median of those ratios is the cost.
+"""
+
+import statistics
+
+import numpy as np
+
+VARIANTS = {  # name: TrainConfig fields changed from the plain run
+    "plain": {},
+    "ema": {"ema_decay": 0.999},
+    "label_smoothing": {"label_smoothing": 0.1},
+    "warmup": {"warmup_steps": 100},
+    "clipping": {"clipnorm": 1.0},
+    "accumulation": {"accumulation_steps": 2},
+    "mixup": {"mixup_alpha": 0.2},
+    "cutmix": {"cutmix_alpha": 1.0},
+    "all": {"ema_decay": 0.999, "label_smoothing": 0.1, "warmup_steps": 100, "clipnorm": 1.0, "accumulation_steps": 2,
+            "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
+}
+
+
+def _compiled(backbone_name: str, size: int, settings: dict, xla: bool):
+  import keras
+  from pipeline.mixing import MixupCutmix
+  from trainer import backbones, recipe
+  from trainer.config import AUGMENTATIONS
+  from trainer.metrics import training_metrics
+  from trainer.model import build_classifier
+  keras.utils.set_random_seed(0)
+  model, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, AUGMENTATIONS["cells"], 0.3, seed=0)
+  model.label_smoothing = settings.get("label_smoothing", 0.0)
+  model.use_mixing(MixupCutmix(settings.get("mixup_alpha", 0.0), settings.get("cutmix_alpha", 0.0), seed=2))
+  model.compile(optimizer=recipe.optimizer("adam", 1e-4, "cosine", 10_000, settings.get("warmup_steps", 0),
+                                           settings.get("clipnorm", 0.0), settings.get("accumulation_steps", 1),
+                                           settings.get("ema_decay", 0.0)),
+                loss=keras.losses.BinaryCrossentropy(), metrics=training_metrics(), jit_compile=xla)
+  return model
+
+
+def measure(backbone_name: str, size: int, batch: int, steps: int, rounds: int, progress=print) -> dict:
+  """{variant: {"ms_per_step", "vs_plain"}}: the median step time over rounds, and the median over rounds of
+  its ratio to the plain step of the same round."""
+  import keras
+  import tensorflow as tf
+  from trainer import runtime
+  from trainer.callbacks import ThroughputAndLearningRate
+  decided = runtime.decide("auto", "auto", "one_device", deterministic=False)
+  keras.mixed_precision.set_global_policy(decided.precision)
+  data = np.random.default_rng(0)
+  images = data.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+  labels = data.integers(0, 2, (batch,)).astype(np.int32)
+  dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+  models = {}
+  for name, settings in VARIANTS.items():
+    progress(f"building and tracing {name} ...")
+    models[name] = _compiled(backbone_name, size, settings, decided.xla)
+    models[name].fit(dataset, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # traces (compiles) the step
+  seconds = {name: [] for name in VARIANTS}
+  for round_number in range(rounds):
+    progress(f"round {round_number + 1} of {rounds}")
+    for name, model in models.items():
+      timer = ThroughputAndLearningRate(batch)  # the epoch's steps, without fit's own set-up
+      history = model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[timer]).history
+      seconds[name].append(history["train_seconds"][0] / steps)
+  plain = seconds["plain"]
+  return {"settings": {"backbone": backbone_name, "image_size": size, "batch_size": batch, "steps": steps,
+                       "rounds": rounds, "precision": decided.precision, "xla": decided.xla},
+          "variants": {name: {"ms_per_step": 1000 * statistics.median(times),
+                              "vs_plain": statistics.median(t / p for t, p in zip(times, plain, strict=True))}
+                       for name, times in seconds.items()}}
