@@ -55,7 +55,12 @@ def disguised_interrupt(error: BaseException) -> KeyboardInterrupt | None:
   return None
 
 
+_MAIN_PID = os.getpid()
+
+
 def _raise_terminated(signum, frame):
+  if os.getpid() != _MAIN_PID:  # a forked helper (a library's multiprocessing pool) inherits the handler:
+    os._exit(EXIT_TERMINATED)  # it ends quietly when its pool terminates it
   raise Terminated()
 
 
@@ -123,6 +128,8 @@ def run(main: Callable[[list[str]], object], on_data_loss: Callable[[Exception],
   """Runs main(arguments after the flags) under absl with the rules in the module docstring."""
   def absl_main(argv):
     quiet.apply(verbosity_given=flags.FLAGS["verbosity"].present)
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
       main(argv[1:])
