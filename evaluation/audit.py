@@ -163,6 +163,13 @@ def summary_text(facts: dict) -> str:
               "(near_duplicates.csv, leak = True): a model can be scored on a copy of a cell it trained on.", ""]
   lines += ["| finding | cells or pairs |", "|---|---|"]
   lines += [f"| {kind.replace('_', ' ')} | {n} |" for kind, n in facts["counts"].items()]
+  if "planted" in facts:
+    lines += ["", "Against the planted faults:", "", "| finding | found | planted | precision | recall |",
+              "|---|---|---|---|---|"]
+    for kind, row in facts["planted"].items():
+      share = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+      lines.append(f"| {kind.replace('_', ' ')} | {row['found']} | {row['planted']} | {share(row['precision'])} | "
+                   f"{share(row['recall'])} |")
   for kind in KINDS:
     if facts["per_split"][kind]:
       lines += ["", f"{kind.replace('_', ' ')} per split: "
@@ -173,3 +180,22 @@ def summary_text(facts: dict) -> str:
 
 def caption(row: dict) -> str:
   return f"{row['label'].upper()} p={row['p_all']:.2f}"
+
+
+def planted_manifest(builder) -> dict | None:
+  """The planted faults of a synthetic config built with them (synthetic_planted), else None."""
+  metadata = builder.info.metadata or {}
+  return metadata.get("planted")
+
+
+def planted_scores(issues: dict[str, list[dict]], manifest: dict) -> dict[str, dict]:
+  """Precision and recall of each finding kind against the planted faults: label issues against the cells
+  drawn as the other class, near-duplicate pairs against the copies, outliers against the garbage."""
+  def score(found: set, truth: set) -> dict:
+    hits = len(found & truth)
+    return {"found": len(found), "planted": len(truth), "hits": hits,
+            "precision": hits / len(found) if found else None, "recall": hits / len(truth) if truth else None}
+  pairs = {frozenset((row["file_name"], row["partner_file_name"])) for row in issues["near_duplicates"]}
+  return {"label_issues": score({row["file_name"] for row in issues["label_issues"]}, set(manifest["flipped"])),
+          "near_duplicates": score(pairs, {frozenset(pair) for pair in manifest["duplicates"]}),
+          "outliers": score({row["file_name"] for row in issues["outliers"]}, set(manifest["garbage"]))}

@@ -71,8 +71,10 @@ def _options(deterministic: bool, sharded: bool) -> tf.data.Options:
 
 
 def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
-          input_context: tf.distribute.InputContext | None, metadata: tuple[str, ...] = ()) -> tf.data.Dataset:
+          input_context: tf.distribute.InputContext | None, metadata: tuple[str, ...] = (),
+          exclude: frozenset[str] = frozenset()) -> tf.data.Dataset:
   """The split's records as {"image": PNG bytes, "label", *metadata}; TFDS' own image decode is skipped.
+  Records whose file_name is in `exclude` are left out (before anything is decoded).
 
   With an input_context of several input pipelines (workers), this pipeline reads an even share of
   the split's examples (TFDS' sharding by files needs a file per worker and gives uneven shares)."""
@@ -87,6 +89,10 @@ def _read(builder, split: str, *, shuffle_files: bool, seed: int | None,
       interleave_cycle_length=_AUTOTUNE)
   dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config,
                                decoders={"image": tfds.decode.SkipDecoding()})
+  if exclude:
+    names = tf.constant(sorted(exclude))
+    excluded = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(names, tf.ones_like(names, tf.int32)), 0)
+    dataset = dataset.filter(lambda ex: excluded.lookup(ex["file_name"]) == 0)
   return dataset.map(lambda ex: {key: ex[key] for key in ("image", "label", *metadata)})
 
 
@@ -101,18 +107,19 @@ def _cache(dataset: tf.data.Dataset, cache: str | None, builder, split: str, ima
   return dataset.cache(prefix) if file_cache.claim(prefix) else dataset
 
 
-def count_labels(builder, split: str) -> dict[int, int]:
-  """label -> number of examples, read from the records without decoding any image."""
-  labels = _read(builder, split, shuffle_files=False, seed=None, input_context=None)
+def count_labels(builder, split: str, exclude: frozenset[str] = frozenset()) -> dict[int, int]:
+  """label -> number of examples (those in `exclude` left out), read from the records without decoding any image."""
+  labels = _read(builder, split, shuffle_files=False, seed=None, input_context=None, exclude=exclude)
   labels = labels.map(lambda ex: ex["label"], num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
   counts = np.bincount(np.concatenate([b.numpy() for b in labels]), minlength=2)
   return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
 
 
-def subjects_and_files(builder, split: str) -> tuple[set[str], set[str]]:
-  """The subject ids and file names in a split, read from the records without decoding any image."""
+def subjects_and_files(builder, split: str, exclude: frozenset[str] = frozenset()) -> tuple[set[str], set[str]]:
+  """The subject ids and file names in a split (those in `exclude` left out), read from the records without
+  decoding any image."""
   rows = _read(builder, split, shuffle_files=False, seed=None, input_context=None,
-               metadata=("subject_id", "file_name"))
+               metadata=("subject_id", "file_name"), exclude=exclude)
   rows = rows.map(lambda ex: (ex["subject_id"], ex["file_name"]), num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
   subjects, files = set(), set()
   for subject_ids, file_names in rows:
@@ -147,7 +154,8 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
                        balance: str = "oversample", cache: str | None = "memory",
                        shuffle_buffer: int = 2048, seed: int | None = None, deterministic: bool = False,
                        input_context: tf.distribute.InputContext | None = None,
-                       class_counts: dict[int, int] | None = None, skip_batches: int = 0) -> TrainInput:
+                       class_counts: dict[int, int] | None = None, skip_batches: int = 0,
+                       exclude: frozenset[str] = frozenset()) -> TrainInput:
   """The training input: decoded once, cached, shuffled, repeated, batched, prefetched.
 
   Args:
@@ -165,6 +173,7 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     input_context: this worker's share under a tf.distribute strategy.
     class_counts: the split's label counts if the caller has them (saves a pass over the records).
     skip_batches: start the stream after this many batches (a resumed run continues where it stopped).
+    exclude: file names never trained on (tools.audit's suspects); class_counts must leave them out too.
   Returns:
     TrainInput: an endless dataset of ((B, S, S, 3) uint8, (B,) int32[, (B,) float32 weights]) and
     the steps of one pass.
@@ -173,14 +182,14 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
   """
   if balance not in BALANCE_MODES:
     raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}.")
-  counts = class_counts or count_labels(builder, split)
+  counts = class_counts or count_labels(builder, split, exclude)
   if balance == "oversample" and min(counts.values()) == 0:  # drawing from an empty stream never returns
     raise ValueError(f"oversampling needs images of both classes; {split} has {counts}")
   local_batch = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
   decode = decode_and_resize(image_size)
 
   def stream(label: int | None) -> tf.data.Dataset:
-    dataset = _read(builder, split, shuffle_files=True, seed=seed, input_context=input_context)
+    dataset = _read(builder, split, shuffle_files=True, seed=seed, input_context=input_context, exclude=exclude)
     if label is not None:  # before decoding: the other class's images are never decoded here
       dataset = dataset.filter(lambda ex: ex["label"] == label)
     dataset = dataset.map(decode, num_parallel_calls=_AUTOTUNE)

@@ -17,6 +17,7 @@ class TrainConfig:
   data_dir: str | None = None
   manual_dir: str | None = None
   train_splits: tuple[str, ...] = FOLD_SPLITS
+  exclude: str = ""  # a file of cell names never trained on (e.g. tools.audit's label_issues.csv); "": none
   val_split: str = VALIDATION_SPLIT
   image_size: int = 0  # 0: the backbone's default
   batch_size: int = 32

@@ -1,5 +1,8 @@
 """The trainer's view of the data: check the splits, make the train and val inputs."""
 
+import csv
+import io
+
 import tensorflow as tf
 from absl import logging
 
@@ -9,9 +12,28 @@ from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
 
-def check_splits(builder, config: TrainConfig) -> dict[int, int]:
+def excluded_cells(config: TrainConfig) -> frozenset[str]:
+  """The cell names --exclude lists: one per line, or the file_name column of a CSV (tools.audit's)."""
+  if not config.exclude:
+    return frozenset()
+  try:
+    with open(config.exclude, newline="") as f:
+      text = f.read()
+  except OSError as error:
+    raise TrainerError(f"--exclude={config.exclude}: cannot read it ({error.strerror or error}).") from None
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if lines and "," in lines[0]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or "file_name" not in rows[0]:
+      raise TrainerError(f"--exclude={config.exclude}: a CSV needs a file_name column (tools.audit's CSVs have one).")
+    return frozenset(row["file_name"].strip() for row in rows if row["file_name"].strip())
+  return frozenset(lines)
+
+
+def check_splits(builder, config: TrainConfig, exclude: frozenset[str] = frozenset()) -> dict[int, int]:
   """Training and validation splits exist, are labelled, hold both classes and share no image; shared
-  subjects are allowed (the leakage demonstration needs them) but warned about loudly.
+  subjects are allowed (the leakage demonstration needs them) but warned about loudly. The cells in
+  `exclude` are left out of the training splits (never out of the validation split).
 
   Returns the training split's label counts {HEM: n, ALL: n}.
   """
@@ -33,12 +55,21 @@ def check_splits(builder, config: TrainConfig) -> dict[int, int]:
       size = builder.info.splits[split].num_examples
     except (ValueError, KeyError, AssertionError) as error:
       raise TrainerError(f"{flag}={split}: not a split expression of {config.dataset} ({error}).") from None
-    counts[flag] = count_labels(builder, split) if size else {HEM: 0, ALL: 0}
+    left_out = exclude if flag == "--train_splits" else frozenset()
+    counts[flag] = count_labels(builder, split, left_out) if size else {HEM: 0, ALL: 0}
     if min(counts[flag].values()) == 0:
       found = f"{counts[flag][HEM]} HEM and {counts[flag][ALL]} ALL images"
       raise TrainerError(f"{flag}={split} holds {found}: training and validation need images of both classes. "
                          "Check the split expression (slices such as fold_0[:10] may cut a class out).")
-  train_subjects, train_files = subjects_and_files(builder, train_split(config))
+  train_subjects, train_files = subjects_and_files(builder, train_split(config), exclude)
+  if exclude:
+    _, all_train_files = subjects_and_files(builder, train_split(config))
+    unknown = exclude - all_train_files
+    print(f"--exclude: {len(exclude & all_train_files)} cells left out of training.", flush=True)
+    if unknown:
+      logging.warning("%d of the %d cells --exclude lists are not in --train_splits (e.g. %s): they are not trained "
+                      "on anyway, and validation and scoring sets are never filtered.", len(unknown), len(exclude),
+                      sorted(unknown)[0])
   val_subjects, val_files = subjects_and_files(builder, config.val_split)
   if train_files & val_files:
     raise TrainerError(f"--train_splits and --val_split share {len(train_files & val_files)} images (e.g. "
@@ -61,19 +92,20 @@ def steps_per_epoch(config: TrainConfig, counts: dict[int, int]) -> int:
 
 
 def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,
-                counts: dict[int, int], skip_batches: int = 0):
+                counts: dict[int, int], skip_batches: int = 0, exclude: frozenset[str] = frozenset()):
   """The training batches, one input pipeline per worker under a strategy.
 
-  Each phase reads this stream from its start (a function of --seed); a run resumed inside a phase skips
-  the batches its finished epochs took (skip_batches), so that with --deterministic it trains on exactly
-  what the uninterrupted run would have.
+  The cells of --exclude (`exclude`) are left out. Each phase reads this stream from its start (a function
+  of --seed); a run resumed inside a phase skips the batches its finished epochs took (skip_batches), so
+  that with --deterministic it trains on exactly what the uninterrupted run would have.
   With --balance=class_weight the batches carry per-example loss weights, (images, labels, weights),
   made in the pipeline: Keras' fit(class_weight=) cannot apply them to a distributed dataset.
   """
   def dataset_fn(input_context=None):
     return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
-                              input_context=input_context, class_counts=counts, skip_batches=skip_batches).dataset
+                              input_context=input_context, class_counts=counts, skip_batches=skip_batches,
+                              exclude=exclude).dataset
 
   if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
     return strategy.distribute_datasets_from_function(dataset_fn)

@@ -22,6 +22,9 @@ flags.DEFINE_string("data_dir", None, "TFDS data folder (default: TFDS_DATA_DIR 
 flags.DEFINE_string("manual_dir", None, "Folder holding the C-NMC 2019 download, to build cnmc/real if needed.")
 flags.DEFINE_list("train_splits", list(_DEFAULT.train_splits), "Splits to train on (subject-disjoint folds).")
 flags.DEFINE_string("val_split", _DEFAULT.val_split, "Labelled split to validate on each epoch.")
+flags.DEFINE_string("exclude", _DEFAULT.exclude,
+                    "A file of cell names (one per line, or a CSV with a file_name column, such as tools.audit's "
+                    "label_issues.csv) never to train on. Validation and scoring sets are never filtered.")
 flags.DEFINE_integer("image_size", _DEFAULT.image_size,
                      "Input size in pixels; 0 = the backbone's default (effnetb3 300, inception_resnet_v2 299).",
                      lower_bound=0)
@@ -126,7 +129,7 @@ def config_from_flags() -> TrainConfig:
   if FLAGS.quick:
     values.update({k: v for k, v in QUICK.items() if not FLAGS[k].present})
   values["train_splits"] = tuple(values["train_splits"])
-  for name in ("model_dir", "data_dir", "manual_dir", "dataset", "weights"):
+  for name in ("model_dir", "data_dir", "manual_dir", "dataset", "weights", "exclude"):
     values[name] = paths.expand_path(values[name])
   values["profile_steps"] = _profile_steps(FLAGS.profile_steps)
   if values["weights"] != "none" and values["warmup_epochs"] > values["epochs"]:

@@ -60,11 +60,12 @@ def plan_phases(config: TrainConfig, pretrained: bool) -> list[Phase]:
 
 
 def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int,
-                  profile: tuple[int, int] | None):
+                  profile: tuple[int, int] | None, excluded: frozenset[str]):
   record.write_record(model_dir, record.RunRecord(
       flags=config.to_json(),
       resolved={"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
                 "effective_batch_size": config.effective_batch_size,
+                "excluded_cells": sorted(excluded),  # what --exclude listed when the run started
                 **runtime.to_json()},
       dataset={"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
                "data_dir": str(builder.data_dir)},
@@ -173,13 +174,14 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   progress.at("dataset", config.dataset)
   builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
   progress.at("starting")
-  counts = data.check_splits(builder, config)
+  excluded = data.excluded_cells(config)
+  counts = data.check_splits(builder, config, excluded)
   print(f"Training on {data.train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
   steps = data.steps_per_epoch(config, counts)
-  train_ds = data.train_input(builder, config, setup.image_size, strategy, counts)
+  train_ds = data.train_input(builder, config, setup.image_size, strategy, counts, exclude=excluded)
   val_ds = data.val_input(builder, config, setup.image_size)
   profile = _profile_range(config.profile_steps, steps, config.epochs)
-  _write_config(model_dir, config, runtime, builder, setup.image_size, profile)
+  _write_config(model_dir, config, runtime, builder, setup.image_size, profile, excluded)
 
   # The model, with the finished epochs' weights if the run resumes.
   state = checkpoints.load_state(model_dir)
@@ -211,7 +213,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported, averaged)
     done_in_phase = state.completed_epochs - phase.first_epoch
     phase_ds = (train_ds if done_in_phase <= 0 else  # a resumed phase continues its stream where it stopped
-                data.train_input(builder, config, setup.image_size, strategy, counts, done_in_phase * steps))
+                data.train_input(builder, config, setup.image_size, strategy, counts, done_in_phase * steps, excluded))
     model.fit(phase_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles

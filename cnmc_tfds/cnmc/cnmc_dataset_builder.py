@@ -7,6 +7,7 @@
 import csv
 import dataclasses
 import io
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,6 +35,7 @@ class CnmcConfig(tfds.core.BuilderConfig):
   images_scale: float = 1.0
   subjects_scale: float = 1.0
   seed: int = 2019
+  plant_share: float = 0.0  # planted faults for the audit (synthetic_tree.plant_faults)
 
 
 def _cell(image_path: epath.Path, *, label: int, subject_id: str = "", fold: int = _NO_FOLD,
@@ -128,6 +130,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                  description="Procedural C-NMC-shaped cells, about 750 images: builds in about half a minute."),
       CnmcConfig(name="synthetic_full", synthetic=True,
                  description="Procedural cells at the real dataset's counts (about 15,000 images)."),
+      CnmcConfig(name="synthetic_planted", synthetic=True, images_scale=0.05, subjects_scale=0.25, plant_share=0.04,
+                 description="`synthetic` with planted faults, listed in planted.json beside its download: 4% of "
+                             "the training cells drawn as the other class, 2% copied into another subject and "
+                             "fold, 1% blank, noise or cut in half. The audit's test bed."),
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = layout.INSTRUCTIONS
 
@@ -148,6 +154,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=("image", "label"),
         homepage=_HOMEPAGE,
+        metadata=tfds.core.MetadataDict(),  # synthetic_planted: its planted faults, read by tools.audit
     )
 
   def _log_download_bytes(self) -> None:  # tfds' line gives sizes it does not know ("Unknown size")
@@ -158,6 +165,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     root = self._synthetic_download(dl_manager) if self.builder_config.synthetic else self._manual_dir(dl_manager)
+    planted = root / layout.KAGGLE_ROOT / synthetic_tree.PLANTED
+    if self.builder_config.synthetic and planted.exists():  # kept with the dataset: its readers know the plants
+      self.info.metadata["planted"] = json.loads(planted.read_text())
     parts = layout.find_parts(root)
     if parts.skipped_metadata:
       logging.warning("Skipped %d macOS metadata files (a __MACOSX/ folder, ._* files) in %s: not images.",
@@ -199,8 +209,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       def progress(done, total):
         bar.total = total
         bar.update(done - bar.n)
-      synthetic_tree.write_tree(root, images_scale=config.images_scale,
-                                subjects_scale=config.subjects_scale, seed=config.seed, progress=progress)
+      synthetic_tree.write_tree(root, images_scale=config.images_scale, subjects_scale=config.subjects_scale,
+                                seed=config.seed, progress=progress, plant_share=config.plant_share)
     return root
 
   def _generate_examples(self, cells: list[dict]) -> Iterator[tuple[str, dict]]:

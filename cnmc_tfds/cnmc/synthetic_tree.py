@@ -7,6 +7,7 @@ image and subject counts below, from the dataset's description on TCIA).
 
 import csv
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -37,6 +38,11 @@ class SyntheticCell:
   image_index: int
   cell_index: int
   seed: int
+  # Planted faults (the audit's test bed): drawn as the other class; drawn in another subject's style (a
+  # copy of that subject's cell); or not a cell at all ("blank", "noise", "half").
+  drawn_label: int | None = None
+  style_subject: str | None = None
+  garbage: str = ""
 
 
 def _scaled(count: int, scale: float, minimum: int) -> int:
@@ -102,21 +108,71 @@ def _write_bmp(path: epath.Path, image: np.ndarray) -> None:
 
 
 def _render(cell: SyntheticCell, seed: int) -> np.ndarray:
-  return render_cell(np.random.default_rng(cell.seed), cell.label, _subject_style(seed, cell.subject_id))
+  label = cell.label if cell.drawn_label is None else cell.drawn_label
+  style = _subject_style(seed, cell.style_subject or cell.subject_id)
+  image = render_cell(np.random.default_rng(cell.seed), label, style)
+  if cell.garbage == "blank":
+    return np.zeros_like(image)
+  if cell.garbage == "noise":
+    return np.random.default_rng(cell.seed).integers(0, 256, image.shape, dtype=np.uint8)
+  if cell.garbage == "half":  # a segmentation that cut the cell in two
+    image = image.copy()
+    image[:, image.shape[1] // 2:] = 0
+  return image
+
+
+GARBAGE_KINDS = ("blank", "noise", "half")
+PLANTED = "planted.json"  # beside the tree: which files carry which planted fault
+
+
+def plant_faults(cells: list[SyntheticCell], share: float, seed: int) -> tuple[list[SyntheticCell], dict]:
+  """Plants faults among the training folds' cells: `share` of them drawn as the other class (a label
+  error), share/2 copied into a subject of the same class in another fold (a leak), share/4 replaced by
+  garbage. Returns the cells and {"flipped": [file], "duplicates": [[original, copy]], "garbage": [file]}."""
+  rng = np.random.default_rng([seed, 7])
+  training = [i for i, c in enumerate(cells) if c.part.startswith("fold_")]
+  n_flip, n_copy, n_garbage = (max(2, int(round(len(training) * f))) for f in (share, share / 2, share / 4))
+  chosen = rng.permutation(training)[:n_flip + n_copy + n_garbage].tolist()
+  flip, copy, garbage = chosen[:n_flip], chosen[n_flip:n_flip + n_copy], chosen[n_flip + n_copy:]
+  cells = list(cells)
+  for i in flip:
+    cells[i] = dataclasses.replace(cells[i], drawn_label=1 - cells[i].label)
+  for n, i in enumerate(garbage):
+    cells[i] = dataclasses.replace(cells[i], garbage=GARBAGE_KINDS[n % len(GARBAGE_KINDS)])
+  duplicates = []
+  for i in copy:
+    original = cells[i]
+    hosts = sorted({(c.part, c.subject_id) for c in cells if c.part.startswith("fold_") and c.part != original.part
+                    and c.label == original.label})
+    part, subject = hosts[int(rng.integers(len(hosts)))]
+    index = 1000 + len(duplicates)  # image numbers no real cell of the subject has
+    cells.append(dataclasses.replace(original, part=part, subject_id=subject, image_index=index, cell_index=1,
+                                     style_subject=original.style_subject or original.subject_id))
+    duplicates.append([_file_name(original), _file_name(cells[-1])])
+  return cells, {"flipped": [_file_name(cells[i]) for i in flip], "duplicates": duplicates,
+                 "garbage": [_file_name(cells[i]) for i in garbage]}
+
+
+def _file_name(cell: SyntheticCell) -> str:
+  return cell_file_name(cell.subject_id, cell.image_index, cell.cell_index, cell.label)
 
 
 def write_tree(root: epath.PathLike, *, images_scale: float, subjects_scale: float, seed: int,
-               progress: Callable[[int, int], None] | None = None) -> epath.Path:
+               progress: Callable[[int, int], None] | None = None, plant_share: float = 0.0) -> epath.Path:
   """Writes the synthetic download under `root` (Kaggle layout) unless it is already complete.
 
   Returns the path of the `C-NMC_Leukemia` folder. The tree is written beside `root` first and
-  renamed when complete, so an interrupted run never leaves a tree that looks finished.
+  renamed when complete, so an interrupted run never leaves a tree that looks finished. With
+  plant_share, faults are planted (plant_faults) and listed in <C-NMC_Leukemia>/planted.json.
   """
   root = epath.Path(root)
   dataset_root = root / layout.KAGGLE_ROOT
   if dataset_root.is_dir():
     return dataset_root
   cells = plan_cells(images_scale, subjects_scale, seed)
+  planted = None
+  if plant_share:
+    cells, planted = plant_faults(cells, plant_share, seed)
   staging = root.parent / (root.name + ".incomplete")
   if staging.exists():
     staging.rmtree()
@@ -132,8 +188,9 @@ def write_tree(root: epath.PathLike, *, images_scale: float, subjects_scale: flo
       progress(written, len(cells))
 
   for cell in (c for c in cells if c.part.startswith("fold_")):
-    name = cell_file_name(cell.subject_id, cell.image_index, cell.cell_index, cell.label)
-    write(base / "training_data" / cell.part / CLASS_NAMES[cell.label] / name, _render(cell, seed))
+    write(base / "training_data" / cell.part / CLASS_NAMES[cell.label] / _file_name(cell), _render(cell, seed))
+  if planted is not None:
+    (base / PLANTED).write_text(json.dumps(planted, indent=1))
 
   rows = []
   for number, cell in _numbered(cells, "prelim", seed):

@@ -117,3 +117,40 @@ def test_a_shard_damaged_inside_is_named_once_read(tiny_synthetic, tmp_path):
   folder, shard = damaged_copy(tiny_synthetic, tmp_path, flip)
   result = small_trainer(folder, f"--model_dir={tmp_path}/run")
   assert_one_clear_error(result, f"{folder} is damaged: {shard} cannot be read", "--overwrite")
+
+
+def test_excluded_cells_are_never_trained_on_and_the_validation_split_keeps_all(tiny_synthetic, tmp_path):
+  from pipeline.input_pipeline import count_labels, make_train_dataset, subjects_and_files
+  from tests.trainer.helpers import read_json
+  from trainer.data import excluded_cells
+  _, files = subjects_and_files(tiny_synthetic, "fold_0")
+  _, validation_files = subjects_and_files(tiny_synthetic, "validation")
+  left_out = sorted(files)[:3]
+  listing = tmp_path / "suspects.csv"  # tools.audit's CSV form; a plain list of names works too
+  listing.write_text("file_name,label\n" + "".join(f"{name},all\n" for name in left_out)
+                     + f"{sorted(validation_files)[0]},hem\n")
+  config = tiny_config(tmp_path / "run", train_splits=("fold_0",), exclude=str(listing))
+  exclude = excluded_cells(config)
+  assert exclude == {*left_out, sorted(validation_files)[0]}
+  assert subjects_and_files(tiny_synthetic, "fold_0", exclude)[1] == files - set(left_out)
+  counts = count_labels(tiny_synthetic, "fold_0")
+  assert sum(count_labels(tiny_synthetic, "fold_0", exclude).values()) == sum(counts.values()) - 3
+  assert check_splits(tiny_synthetic, config, exclude) == count_labels(tiny_synthetic, "fold_0", exclude)
+  # The training stream: over many passes (labels and images counted), never an excluded image.
+  seen = make_train_dataset(tiny_synthetic, "fold_0", image_size=16, batch_size=4, balance="none", seed=1,
+                            exclude=exclude).dataset.take(40)
+  images = {bytes(image.numpy()) for batch, _ in seen for image in batch}
+  assert len(images) == sum(counts.values()) - 3
+  run(config, builder=tiny_synthetic)
+  resolved = read_json(tmp_path / "run" / "config.json")["resolved"]
+  assert resolved["excluded_cells"] == sorted(exclude)
+  validated = sum(len(labels) for _, labels in val_input(tiny_synthetic, config, 16))
+  assert validated == len(validation_files) == 12  # the validation split is never filtered
+
+
+def test_an_unreadable_or_columnless_exclude_list_is_one_clear_error(tiny_synthetic, tmp_path):
+  result = small_trainer(tiny_synthetic.data_dir, f"--exclude={tmp_path}/missing.txt", f"--model_dir={tmp_path}/a")
+  assert_one_clear_error(result, f"--exclude={tmp_path}/missing.txt: cannot read it")
+  (tmp_path / "bad.csv").write_text("name,label\nx.bmp,all\n")
+  result = small_trainer(tiny_synthetic.data_dir, f"--exclude={tmp_path}/bad.csv", f"--model_dir={tmp_path}/b")
+  assert_one_clear_error(result, "a CSV needs a file_name column")
