@@ -1,0 +1,79 @@
+"""tools.audit: on a cross-validation of a synthetic set with planted faults it finds the planted copies as
+leaks and scores itself against the plants; a folder that is not a finished cross-validation is one clear error."""
+
+import csv
+import json
+
+import pytest
+
+from run_folder import layout, record
+from tests.support import in_process
+from tests.support.subprocesses import module
+
+
+def build_planted(data_dir):
+  from cnmc_tfds.cnmc import cnmc_dataset_builder
+  from tests.cnmc_tfds.helpers import TINY, build
+  return build(data_dir, config=cnmc_dataset_builder.CnmcConfig(name="synthetic_tiny_planted", synthetic=True,
+                                                                plant_share=0.1, **TINY))
+
+
+def rows(path) -> list[dict]:
+  with open(path) as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_the_audit_finds_the_planted_copies_as_leaks_and_scores_itself_against_the_plants(tmp_path):
+  builder = build_planted(tmp_path / "data")
+  planted = builder.info.metadata["planted"]
+  assert len(planted["flipped"]) >= 2 and len(planted["duplicates"]) >= 2 and len(planted["garbage"]) >= 2
+  cv_dir = tmp_path / "cv"
+  trained = module("tools.cross_validate", f"--dataset={builder.data_dir}", "--backbone=small_cnn", "--weights=none",
+                   "--image_size=32", "--batch_size=8", "--epochs=2", "--steps_per_epoch=3", "--validation_steps=1",
+                   "--nosaved_model", f"--cv_dir={cv_dir}", timeout=900)
+  assert trained.returncode == 0, trained.stderr[-3000:]
+  result = in_process.module("tools.audit", f"--cv_dir={cv_dir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  audit = cv_dir / "audit"
+  duplicates = rows(audit / "near_duplicates.csv")
+  found = {frozenset((row["file_name"], row["partner_file_name"])) for row in duplicates}
+  assert found == {frozenset(pair) for pair in planted["duplicates"]}  # every copy, and no clean cell
+  assert all(row["leak"] == "True" and row["identical_pixels"] == "True" for row in duplicates)
+  assert "LEAK" in result.stdout and "LEAK" in (audit / "summary.md").read_text()
+  facts = json.loads((audit / "summary.json").read_text())
+  assert facts["cells"] == sum(builder.info.splits[s].num_examples for s in ("fold_0", "fold_1", "fold_2",
+                                                                              "validation"))
+  assert facts["planted"]["near_duplicates"] == {"found": len(found), "planted": len(found), "hits": len(found),
+                                                 "precision": 1.0, "recall": 1.0}
+  labels = rows(audit / "label_issues.csv")
+  assert list(labels[0]) == ["file_name", "subject_id", "split", "label", "p_all", "label_score"]
+  scores = [float(row["label_score"]) for row in labels]
+  assert scores == sorted(scores)  # the likeliest errors first
+  for kind in ("label_issues", "near_duplicates"):
+    assert (audit / f"{kind}.png").stat().st_size > 0
+  assert (audit / ".cnmc-result.json").exists()
+
+
+def write_fold_run(folder, held_out: str, dataset_folder: str) -> None:
+  folds = ["fold_0", "fold_1", "fold_2"]
+  folder.mkdir(parents=True)
+  record.write_record(str(folder), record.RunRecord(
+      flags={"train_splits": [f for f in folds if f != held_out], "val_split": held_out},
+      dataset={"name": "cnmc", "config": "synthetic", "version": "1.0.0", "data_dir": dataset_folder}))
+  record.write_results(str(folder), {"best_epoch": 1})
+  (folder / layout.FINAL_MODEL).write_bytes(b"")
+
+
+def test_a_folder_that_is_not_a_finished_cross_validation_is_one_clear_error(tmp_path):
+  result = in_process.module("tools.audit", f"--cv_dir={tmp_path}")
+  assert result.returncode == 1 and "is not a finished cross-validation" in result.stderr
+  assert "tools.cross_validate" in result.stderr and "Traceback" not in result.stderr
+  for fold in ("fold_0", "fold_1"):
+    write_fold_run(tmp_path / fold, fold, "/data/a")
+  result = in_process.module("tools.audit", f"--cv_dir={tmp_path}")
+  assert result.returncode == 1 and "found fold_0, fold_1" in result.stderr
+  write_fold_run(tmp_path / "fold_2", "fold_2", "/data/b")
+  result = in_process.module("tools.audit", f"--cv_dir={tmp_path}")
+  assert result.returncode == 1 and "read different datasets" in result.stderr
+  assert not (tmp_path / "audit").exists()
