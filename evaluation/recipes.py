@@ -9,21 +9,21 @@ import os
 from cnmc_tfds.vocabulary import ALL, CLASS_NAMES
 from evaluation import scores, tricks
 from run_folder import layout, record
-from trainer.config import TrainConfig
 
 COLUMNS = {"cell_weighted_f1": "weighted F1 (cells)", "subject_weighted_f1": "weighted F1 (subjects)",
            "auc": "AUC", "training_seconds": "training s"}
 
 
-def recipes(config: TrainConfig) -> dict[str, tuple[str, list[str]]]:
-  """{run name: (row label, trainer flags added to the plain run's)} for the plain run's config.
+def recipes(batch_size: int, steps_per_epoch: int) -> dict[str, tuple[str, list[str]]]:
+  """{run name: (row label, trainer flags added to the plain run's)} for the plain run's batch and steps
+  per epoch (0: a whole pass).
 
   Accumulation halves the batch and doubles the steps: the same images per epoch and the same effective
   batch as the plain run, in half the memory. Warm-up lasts the first epoch (50 steps when an epoch is a
   whole pass of unknown length).
   """
-  steps = config.steps_per_epoch
-  accumulation = ["--accumulation_steps=2", f"--batch_size={max(1, config.batch_size // 2)}",
+  steps = steps_per_epoch
+  accumulation = ["--accumulation_steps=2", f"--batch_size={max(1, batch_size // 2)}",
                   *([f"--steps_per_epoch={2 * steps}"] if steps else [])]
   features = {
       "ema": ("+ EMA 0.99", ["--ema_decay=0.99"]),

@@ -36,7 +36,7 @@ def main():
   config = trainer_flags.config_from_flags()
   compare_dir = comparison_flags.compare_dir("recipe", config)
   require_writable("--compare_dir", compare_dir)
-  seeds, variants = comparison_flags.seeds(), recipes.recipes(config)
+  seeds, variants = comparison_flags.seeds(), recipes.recipes(config.batch_size, config.steps_per_epoch)
   if RECIPES.value:
     unknown = sorted(set(RECIPES.value) - set(variants))
     if unknown:

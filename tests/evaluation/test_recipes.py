@@ -1,11 +1,8 @@
 """The recipe comparison's runs and table (its command runs in tests/tools/test_compare_recipe.py)."""
 
-import dataclasses
-
 import pytest
 
 from evaluation import recipes
-from trainer.config import TrainConfig
 
 
 def flag_values(flags: list[str]) -> dict[str, str]:
@@ -13,7 +10,7 @@ def flag_values(flags: list[str]) -> dict[str, str]:
 
 
 def test_each_feature_is_one_row_and_all_together_has_every_flag():
-  variants = recipes.recipes(dataclasses.replace(TrainConfig(), batch_size=16, steps_per_epoch=20))
+  variants = recipes.recipes(16, 20)
   assert list(variants) == ["plain", "ema", "label_smoothing", "warmup", "clipping", "accumulation", "mixup",
                             "cutmix", "all"]
   assert variants["plain"][1] == []
@@ -24,12 +21,10 @@ def test_each_feature_is_one_row_and_all_together_has_every_flag():
 
 
 def test_accumulation_keeps_the_effective_batch_and_the_images_per_epoch():
-  accumulated = flag_values(recipes.recipes(dataclasses.replace(TrainConfig(), batch_size=16,
-                                                                steps_per_epoch=20))["accumulation"][1])
+  accumulated = flag_values(recipes.recipes(16, 20)["accumulation"][1])
   assert int(accumulated["accumulation_steps"]) * int(accumulated["batch_size"]) == 16
   assert int(accumulated["steps_per_epoch"]) * int(accumulated["batch_size"]) == 20 * 16
-  whole_pass = flag_values(recipes.recipes(dataclasses.replace(TrainConfig(), batch_size=16,
-                                                               steps_per_epoch=0))["accumulation"][1])
+  whole_pass = flag_values(recipes.recipes(16, 0)["accumulation"][1])
   assert "steps_per_epoch" not in whole_pass  # a pass of half batches is twice the steps already
 
 
