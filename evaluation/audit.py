@@ -164,12 +164,13 @@ def summary_text(facts: dict) -> str:
   lines += ["| finding | cells or pairs |", "|---|---|"]
   lines += [f"| {kind.replace('_', ' ')} | {n} |" for kind, n in facts["counts"].items()]
   if "planted" in facts:
-    lines += ["", "Against the planted faults:", "", "| finding | found | planted | precision | recall |",
-              "|---|---|---|---|---|"]
+    lines += ["", "Against the planted faults:", "",
+              "| finding | found | planted | precision | recall | precision of the first k (k = planted) |",
+              "|---|---|---|---|---|---|"]
     for kind, row in facts["planted"].items():
       share = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
       lines.append(f"| {kind.replace('_', ' ')} | {row['found']} | {row['planted']} | {share(row['precision'])} | "
-                   f"{share(row['recall'])} |")
+                   f"{share(row['recall'])} | {share(row['precision_at_planted'])} |")
   for kind in KINDS:
     if facts["per_split"][kind]:
       lines += ["", f"{kind.replace('_', ' ')} per split: "
@@ -189,13 +190,16 @@ def planted_manifest(builder) -> dict | None:
 
 
 def planted_scores(issues: dict[str, list[dict]], manifest: dict) -> dict[str, dict]:
-  """Precision and recall of each finding kind against the planted faults: label issues against the cells
-  drawn as the other class, near-duplicate pairs against the copies, outliers against the garbage."""
-  def score(found: set, truth: set) -> dict:
-    hits = len(found & truth)
+  """Precision and recall of each finding kind against the planted faults (label issues against the cells
+  drawn as the other class, near-duplicate pairs against the copies, outliers against the garbage), and the
+  precision of its first k findings, k the number planted (what a person reading the list from the top sees)."""
+  def score(ranked: list, truth: set) -> dict:
+    found = set(ranked)
+    hits, top = len(found & truth), ranked[:len(truth)]
     return {"found": len(found), "planted": len(truth), "hits": hits,
-            "precision": hits / len(found) if found else None, "recall": hits / len(truth) if truth else None}
-  pairs = {frozenset((row["file_name"], row["partner_file_name"])) for row in issues["near_duplicates"]}
-  return {"label_issues": score({row["file_name"] for row in issues["label_issues"]}, set(manifest["flipped"])),
+            "precision": hits / len(found) if found else None, "recall": hits / len(truth) if truth else None,
+            "precision_at_planted": sum(item in truth for item in top) / len(top) if top else None}
+  pairs = [frozenset((row["file_name"], row["partner_file_name"])) for row in issues["near_duplicates"]]
+  return {"label_issues": score([row["file_name"] for row in issues["label_issues"]], set(manifest["flipped"])),
           "near_duplicates": score(pairs, {frozenset(pair) for pair in manifest["duplicates"]}),
-          "outliers": score({row["file_name"] for row in issues["outliers"]}, set(manifest["garbage"]))}
+          "outliers": score([row["file_name"] for row in issues["outliers"]], set(manifest["garbage"]))}

@@ -46,7 +46,7 @@ def test_the_audit_finds_the_planted_copies_as_leaks_and_scores_itself_against_t
   assert facts["cells"] == sum(builder.info.splits[s].num_examples for s in ("fold_0", "fold_1", "fold_2",
                                                                               "validation"))
   assert facts["planted"]["near_duplicates"] == {"found": len(found), "planted": len(found), "hits": len(found),
-                                                 "precision": 1.0, "recall": 1.0}
+                                                 "precision": 1.0, "recall": 1.0, "precision_at_planted": 1.0}
   labels = rows(audit / "label_issues.csv")
   assert list(labels[0]) == ["file_name", "subject_id", "split", "label", "p_all", "label_score"]
   scores = [float(row["label_score"]) for row in labels]

@@ -1,0 +1,16 @@
+"""The audit's scoring against planted faults (its command runs in tests/tools/test_audit.py)."""
+
+from evaluation import audit
+
+
+def test_planted_scores_count_hits_precision_recall_and_the_top_of_the_list():
+  issues = {"label_issues": [{"file_name": name} for name in ("a", "x", "b", "y")],
+            "near_duplicates": [{"file_name": "c", "partner_file_name": "d"}],
+            "outliers": []}
+  manifest = {"flipped": ["a", "b", "z"], "duplicates": [["d", "c"], ["e", "f"]], "garbage": ["g"]}
+  scores = audit.planted_scores(issues, manifest)
+  assert scores["label_issues"] == {"found": 4, "planted": 3, "hits": 2, "precision": 0.5, "recall": 2 / 3,
+                                    "precision_at_planted": 2 / 3}  # a, x, b: two of the first three
+  assert scores["near_duplicates"]["precision"] == 1.0 and scores["near_duplicates"]["recall"] == 0.5
+  assert scores["outliers"] == {"found": 0, "planted": 1, "hits": 0, "precision": None, "recall": 0.0,
+                                "precision_at_planted": None}
