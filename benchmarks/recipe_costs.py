@@ -2,8 +2,10 @@
 
 Every variant is the shipped classifier compiled as the trainer compiles it (this device's precision and
 XLA defaults), training on one fixed batch repeated, so only the step differs. Variants take turns, round
-after round, and each round's time is divided by the plain model's time of the same round: a busy machine
-slows the neighbours of a round alike, and the median of those ratios is the cost.
+after round, each round starting with the next variant, and each round's time is divided by the plain
+model's time of the same round: a busy machine slows the neighbours of a round alike, and the median of
+those ratios is the cost. The warm-up variant computes exactly what the plain one does (only its learning
+rate differs): its ratio is the noise floor of the measurement.
 """
 
 import statistics
@@ -61,9 +63,12 @@ def measure(backbone_name: str, size: int, batch: int, steps: int, rounds: int, 
     models[name] = _compiled(backbone_name, size, settings, decided.xla)
     models[name].fit(dataset, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # traces (compiles) the step
   seconds = {name: [] for name in VARIANTS}
+  names = list(models)
   for round_number in range(rounds):
     progress(f"round {round_number + 1} of {rounds}")
-    for name, model in models.items():
+    start = round_number % len(names)  # each round starts with another variant: no place in the order is favoured
+    for name in names[start:] + names[:start]:
+      model = models[name]
       timer = ThroughputAndLearningRate(batch)  # the epoch's steps, without fit's own set-up
       history = model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=[timer]).history
       seconds[name].append(history["train_seconds"][0] / steps)
