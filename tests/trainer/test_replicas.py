@@ -47,9 +47,9 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_two_logical_cpus_train_with_class_weights_clipping_and_the_weights_average(tiny_synthetic, tmp_path):
+def test_two_logical_cpus_train_with_class_weights_clipping_mixing_and_the_weights_average(tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight",
-                  '{"clipnorm": 1.0, "ema_decay": 0.5}')
+                  '{"clipnorm": 1.0, "ema_decay": 0.5, "mixup_alpha": 0.4, "cutmix_alpha": 1.0}')
   assert result.returncode == 0, result.stderr[-3000:]
   resolved = read_json(tmp_path / "run" / layout.CONFIG)["resolved"]
   assert (resolved["strategy"], resolved["replicas"]) == ("mirrored", 2)
