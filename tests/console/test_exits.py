@@ -8,7 +8,7 @@ import time
 
 import pytest
 from console import bounded_flags, exits
-from tests.support.subprocesses import environment, python
+from tests.support.subprocesses import as_from_a_terminal, environment, python
 
 # A stand-in command: what it does is chosen by its first argument.
 COMMAND = textwrap.dedent("""
@@ -81,7 +81,8 @@ def test_a_described_interrupt_prints_its_own_words():
                                                 (signal.SIGTERM, 143, "Terminated (SIGTERM)")])
 def test_ctrl_c_and_sigterm_end_in_one_line_with_the_shells_status(signum, code, name):
   process = subprocess.Popen([sys.executable, "-c", COMMAND, "wait"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=environment())
+                             stderr=subprocess.PIPE, text=True, env=environment(),
+                             preexec_fn=as_from_a_terminal)
   assert process.stdout.readline().strip() == "waiting"
   time.sleep(0.2)
   process.send_signal(signum)

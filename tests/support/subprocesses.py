@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -15,10 +16,19 @@ def environment(**extra: str) -> dict:
   return {**env, "PYTHONPATH": str(REPO), **extra}
 
 
+def as_from_a_terminal() -> None:
+  """preexec_fn: the child takes Ctrl-C and SIGTERM as a command started from a terminal does, whatever the
+  test process has come to: a child started with SIGINT ignored or blocked never raises KeyboardInterrupt.
+  (In one full run under pytest-xdist, every Ctrl-C test of one session saw exactly that; the cause, some
+  state a library left in the test process, was not found. The tests are about the commands, not about it.)"""
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def python(*args: str, timeout: int = 900, env: dict | None = None, cwd=REPO) -> subprocess.CompletedProcess:
   """`python <args>` (in the repository unless cwd is given); output captured as text."""
   return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                        env=environment(**(env or {})))
+                        env=environment(**(env or {})), preexec_fn=as_from_a_terminal)
 
 
 

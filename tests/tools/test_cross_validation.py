@@ -8,6 +8,7 @@ import pytest
 
 from run_folder import layout
 from tests.support import in_process
+from tests.support import subprocesses
 from tests.support.subprocesses import module
 
 SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
@@ -74,7 +75,7 @@ def test_ctrl_c_stops_the_fold_trainer_and_the_tool_each_in_one_line(tiny_synthe
   process = subprocess.Popen([sys.executable, "-m", "tools.cross_validate", f"--dataset={tiny_synthetic.data_dir}",
                               f"--cv_dir={tmp_path}", *flags, "--epochs=50", "--steps_per_epoch=30"],
                              cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+                             text=True, start_new_session=True, preexec_fn=subprocesses.as_from_a_terminal)
   deadline = time.monotonic() + 300
   while not (tmp_path / "fold_0" / "backup" / layout.STATE).exists():
     assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -359,7 +359,8 @@ def test_ctrl_c_stops_a_tool_in_one_line_and_leaves_no_result(trained_run, tmp_p
   import sys
   process = subprocess.Popen([sys.executable, "-c", SLOW_PREDICTIONS, f"tools.{name}", f"--model_dir={trained_run}",
                               f"--output_dir={tmp_path}/out"], cwd=subprocesses.REPO, env=subprocesses.environment(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=subprocesses.as_from_a_terminal)
   for line in process.stdout:  # the tool has started its work
     if line.startswith("PREDICTING"):
       break

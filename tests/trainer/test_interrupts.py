@@ -11,7 +11,7 @@ import time
 import pytest
 
 from run_folder import layout
-from tests.support.subprocesses import REPO, environment
+from tests.support.subprocesses import REPO, as_from_a_terminal, environment
 from tests.trainer.helpers import history
 
 SMALL = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--validation_steps=1",
@@ -20,7 +20,7 @@ SMALL = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_s
 
 def start_trainer(*flags: str) -> subprocess.Popen:
   return subprocess.Popen([sys.executable, "-m", "trainer", *SMALL, *flags], cwd=REPO, env=environment(),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
 
 
 def wait_for(path, process: subprocess.Popen, timeout: float = 180) -> None:
@@ -84,7 +84,7 @@ def test_sigterm_then_the_given_command_loses_at_most_the_epoch_in_progress(tiny
 def test_ctrl_c_while_the_dataset_builds_discards_the_build_and_leaves_no_run_folder(tmp_path):
   process = subprocess.Popen([sys.executable, "-m", "trainer", *SMALL, f"--data_dir={tmp_path / 'data'}",
                               f"--model_dir={tmp_path / 'run'}"], cwd=REPO, env=environment(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
   wait_for(tmp_path / "data" / "downloads", process)  # the synthetic cells are being drawn
   time.sleep(1)
   process.send_signal(signal.SIGINT)

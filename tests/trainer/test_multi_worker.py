@@ -17,7 +17,7 @@ import pytest
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401
 from run_folder import layout
-from tests.support.subprocesses import REPO, environment, module
+from tests.support.subprocesses import REPO, as_from_a_terminal, environment, module
 from tests.trainer.helpers import best_epoch, history, read_json
 from tools.launch_local import free_ports, tf_config
 
@@ -126,7 +126,7 @@ def test_an_interrupted_launcher_stops_every_worker(tiny_synthetic, tmp_path):
   launcher = subprocess.Popen([sys.executable, "-m", "tools.launch_local", "--workers=2", "--",
                                f"--dataset={tiny_synthetic.data_dir}", *trainer_flags(run, epochs=200)],
                               cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+                              preexec_fn=as_from_a_terminal)
   lines = []
   for line in launcher.stdout:  # wait until both train
     lines.append(line)
