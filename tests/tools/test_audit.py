@@ -56,6 +56,23 @@ def test_the_audit_finds_the_planted_copies_as_leaks_and_scores_itself_against_t
   assert (audit / ".cnmc-result.json").exists()
 
 
+@pytest.mark.slow
+def test_the_audit_runs_on_a_download_in_the_real_layout(tmp_path):
+  from tests.cnmc_tfds.helpers import DUMMY_DATA, build
+  builder = build(tmp_path / "data", manual_dir=DUMMY_DATA / "tcia")  # 8 training cells, 3 labelled validation
+  cv_dir = tmp_path / "cv"
+  for held_out, training in cross_validation.fold_plan():
+    run(tiny_config(cv_dir / held_out, train_splits=training, val_split=held_out, epochs=1, steps_per_epoch=1,
+                    batch_size=2, validation_steps=None, dataset=str(builder.data_dir)), builder=builder)
+  result = in_process.module("tools.audit", f"--cv_dir={cv_dir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  facts = json.loads((cv_dir / "audit" / "summary.json").read_text())
+  assert facts["cells"] == 11 and facts["splits"] == ["fold_0", "fold_1", "fold_2", "validation"]
+  assert facts["leaking_duplicates"] == 0 and "LEAK" not in result.stdout  # each dummy cell has its own colour
+  for kind in ("label_issues", "near_duplicates", "outliers"):
+    assert (cv_dir / "audit" / f"{kind}.csv").read_text().startswith("file_name,subject_id,split,label,p_all,")
+
+
 def write_fold_run(folder, held_out: str, dataset_folder: str) -> None:
   folds = ["fold_0", "fold_1", "fold_2"]
   folder.mkdir(parents=True)
