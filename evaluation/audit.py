@@ -155,8 +155,9 @@ def summary(cells: dict[str, np.ndarray], issues: dict[str, list[dict]]) -> dict
           "per_split": {kind: count(rows, "split") for kind, rows in issues.items()}}
 
 
-def summary_text(facts: dict) -> str:
-  """The one-page summary, Markdown."""
+def summary_text(facts: dict, subjects_shown: int | None = None) -> str:
+  """The one-page summary, Markdown; per kind, the subjects with the most findings first (only the first
+  subjects_shown of them, if given: the console's version)."""
   lines = [f"Audit of {facts['cells']} labelled cells ({', '.join(facts['splits'])}).", ""]
   if facts["leaking_duplicates"]:
     lines += [f"**LEAK: {facts['leaking_duplicates']} near-duplicate pairs sit in different subjects or splits** "
@@ -175,8 +176,15 @@ def summary_text(facts: dict) -> str:
     if facts["per_split"][kind]:
       lines += ["", f"{kind.replace('_', ' ')} per split: "
                 + ", ".join(f"{k} {v}" for k, v in facts["per_split"][kind].items())
-                + "; per subject: " + ", ".join(f"{k} {v}" for k, v in facts["per_subject"][kind].items())]
+                + "; per subject: " + _most_first(facts["per_subject"][kind], subjects_shown)]
   return "\n".join(lines) + "\n"
+
+
+def _most_first(counts: dict[str, int], shown: int | None) -> str:
+  ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+  text = ", ".join(f"{k} {v}" for k, v in ranked[:shown])
+  hidden = len(ranked) - len(ranked[:shown])
+  return text + (f" and {hidden} more (summary.md)" if hidden else "")
 
 
 def caption(row: dict) -> str:

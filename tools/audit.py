@@ -103,7 +103,7 @@ def main():
     atomic.write_json(os.path.join(scratch, "summary.json"), facts)
     atomic.write_text(os.path.join(scratch, "summary.md"), audit.summary_text(facts))
     _pictures(builder, issues, scratch, image_size)
-  print(audit.summary_text(facts) + f"\nFindings in {output_dir}")
+  print(audit.summary_text(facts, subjects_shown=10) + f"\nFindings in {output_dir}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The audit's scoring against planted faults (its command runs in tests/tools/test_audit.py)."""
 
+import numpy as np
+
 from evaluation import audit
 
 
@@ -14,3 +16,12 @@ def test_planted_scores_count_hits_precision_recall_and_the_top_of_the_list():
   assert scores["near_duplicates"]["precision"] == 1.0 and scores["near_duplicates"]["recall"] == 0.5
   assert scores["outliers"] == {"found": 0, "planted": 1, "hits": 0, "precision": None, "recall": 0.0,
                                 "precision_at_planted": None}
+
+
+def test_the_summary_lists_the_subjects_with_most_findings_first_and_the_console_only_the_first():
+  rows = [{"file_name": f"c{i}", "subject_id": subject, "split": "fold_0"}
+          for i, subject in enumerate(["H1", "7", "7", "3", "7", "3"])]
+  cells = {"label": [0] * 6, "split": np.array(["fold_0"] * 6)}
+  facts = audit.summary(cells, {"label_issues": rows, "near_duplicates": [], "outliers": []})
+  assert "per subject: 7 3, 3 2, H1 1" in audit.summary_text(facts)
+  assert "per subject: 7 3, 3 2 and 1 more (summary.md)" in audit.summary_text(facts, subjects_shown=2)
