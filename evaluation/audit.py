@@ -136,7 +136,8 @@ def find_issues(cells: dict[str, np.ndarray]) -> dict[str, list[dict]]:
         "leak": bool(first["subject_id"] != second["subject_id"] or first["split"] != second["split"])})
   label_rows.sort(key=lambda row: row["label_score"])
   outlier_rows.sort(key=lambda row: row["outlier_score"])
-  duplicate_rows.sort(key=lambda row: (not row["leak"], row["cosine_distance"]))
+  # Copies across subjects or splits first, then look-alikes there, then pairs within one subject.
+  duplicate_rows.sort(key=lambda row: (not row["leak"], not row["identical_pixels"], row["cosine_distance"]))
   return {"label_issues": label_rows, "near_duplicates": duplicate_rows, "outliers": outlier_rows}
 
 
@@ -150,7 +151,8 @@ def summary(cells: dict[str, np.ndarray], issues: dict[str, list[dict]]) -> dict
     return dict(sorted(counts.items()))
   return {"cells": int(len(cells["label"])), "splits": sorted(set(cells["split"].tolist())),
           "counts": {kind: len(rows) for kind, rows in issues.items()},
-          "leaking_duplicates": sum(row["leak"] for row in issues["near_duplicates"]),
+          "leaking_copies": sum(row["leak"] and row["identical_pixels"] for row in issues["near_duplicates"]),
+          "leaking_lookalikes": sum(row["leak"] and not row["identical_pixels"] for row in issues["near_duplicates"]),
           "per_subject": {kind: count(rows, "subject_id") for kind, rows in issues.items()},
           "per_split": {kind: count(rows, "split") for kind, rows in issues.items()}}
 
@@ -159,9 +161,14 @@ def summary_text(facts: dict, subjects_shown: int | None = None) -> str:
   """The one-page summary, Markdown; per kind, the subjects with the most findings first (only the first
   subjects_shown of them, if given: the console's version)."""
   lines = [f"Audit of {facts['cells']} labelled cells ({', '.join(facts['splits'])}).", ""]
-  if facts["leaking_duplicates"]:
-    lines += [f"**LEAK: {facts['leaking_duplicates']} near-duplicate pairs sit in different subjects or splits** "
-              "(near_duplicates.csv, leak = True): a model can be scored on a copy of a cell it trained on.", ""]
+  if facts["leaking_copies"]:
+    lines += [f"**LEAK: {facts['leaking_copies']} pairs of identical cells sit in different subjects or splits** "
+              "(near_duplicates.csv, leak and identical_pixels True): a model can be scored on a copy of a cell it "
+              "trained on.", ""]
+  if facts["leaking_lookalikes"]:  # distinct cells can look alike to a model: a person has to judge these
+    lines += [f"{facts['leaking_lookalikes']} near-duplicate pairs in different subjects or splits look alike to "
+              "the models but differ in their pixels (leak True, identical_pixels False): look at "
+              "near_duplicates.png; a cell imaged twice or re-encoded would be one of these.", ""]
   lines += ["| finding | cells or pairs |", "|---|---|"]
   lines += [f"| {kind.replace('_', ' ')} | {n} |" for kind, n in facts["counts"].items()]
   if "planted" in facts:

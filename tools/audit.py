@@ -45,11 +45,11 @@ COLUMNS = {
 }
 
 
-def _images(builder, names: set[str], image_size: int, batch_size: int) -> dict[str, np.ndarray]:
-  """The named cells' images, read from every split that holds them."""
+def _images(builder, names: set[str], splits: set[str], image_size: int, batch_size: int) -> dict[str, np.ndarray]:
+  """The named cells' images, read from the splits that hold them."""
   from evaluation import sources
   found = {}
-  for split in builder.info.splits:
+  for split in sorted(splits):
     batches, _ = sources.split_batches(builder, split, image_size, batch_size, ("file_name",))
     for batch in batches:
       for image, name in zip(batch["image"].numpy(), batch["file_name"].numpy(), strict=True):
@@ -65,12 +65,14 @@ def _pictures(builder, issues: dict, output_dir: str, image_size: int) -> None:
   shown = {kind: rows[:COUNT.value] for kind, rows in issues.items() if rows}
   names = {row[key] for rows in shown.values() for row in rows for key in ("file_name", "partner_file_name")
            if key in row}
-  images = _images(builder, names, image_size, BATCH_SIZE.value)
+  splits = {row[key] for rows in shown.values() for row in rows for key in ("split", "partner_split") if key in row}
+  images = _images(builder, names, splits, image_size, BATCH_SIZE.value)
   writer = tf.summary.create_file_writer(os.path.join(output_dir, "logs"))
   for kind, rows in shown.items():
     if kind == "near_duplicates":  # each pair side by side
       tiles = [np.concatenate([images[row["file_name"]], images[row["partner_file_name"]]], axis=1) for row in rows]
-      texts = ["LEAK" if row["leak"] else "same subject" for row in rows]
+      texts = [("LEAK: copy" if row["identical_pixels"] else "look-alike, apart") if row["leak"] else "same subject"
+               for row in rows]
     else:
       tiles, texts = [images[row["file_name"]] for row in rows], [audit.caption(row) for row in rows]
     save_picture(image_grid(captioned(np.stack(tiles), texts), columns=4), os.path.join(output_dir, f"{kind}.png"),

@@ -25,3 +25,17 @@ def test_the_summary_lists_the_subjects_with_most_findings_first_and_the_console
   facts = audit.summary(cells, {"label_issues": rows, "near_duplicates": [], "outliers": []})
   assert "per subject: 7 3, 3 2, H1 1" in audit.summary_text(facts)
   assert "per subject: 7 3, 3 2 and 1 more (summary.md)" in audit.summary_text(facts, subjects_shown=2)
+
+
+def test_identical_cells_apart_are_a_leak_and_look_alikes_apart_a_question():
+  pair = {"file_name": "a", "subject_id": "1", "split": "fold_0", "partner_subject_id": "2", "partner_split": "fold_2"}
+  duplicates = [{**pair, "leak": True, "identical_pixels": True}, {**pair, "leak": True, "identical_pixels": False},
+                {**pair, "leak": False, "identical_pixels": False}]
+  cells = {"label": [0] * 6, "split": np.array(["fold_0", "fold_2"] * 3)}
+  facts = audit.summary(cells, {"label_issues": [], "near_duplicates": duplicates, "outliers": []})
+  assert (facts["leaking_copies"], facts["leaking_lookalikes"]) == (1, 1)
+  text = audit.summary_text(facts)
+  assert "**LEAK: 1 pairs of identical cells sit in different subjects or splits**" in text
+  assert "1 near-duplicate pairs in different subjects or splits look alike to the models" in text
+  facts = audit.summary(cells, {"label_issues": [], "near_duplicates": duplicates[1:], "outliers": []})
+  assert "LEAK" not in audit.summary_text(facts)
