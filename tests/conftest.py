@@ -9,11 +9,18 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_synthetic(tmp_path_factory):
-  """The tiny synthetic config, built once per test session."""
-  from tests.cnmc_tfds.helpers import build_tiny_synthetic
-  return build_tiny_synthetic(tmp_path_factory.mktemp("tiny_synthetic"))
+def shared_dir(tmp_path_factory, worker_id):
+  """The test run's folder for what its workers make once (tests/support/shared.py)."""
+  from tests.support.shared import run_folder
+  return run_folder(tmp_path_factory, worker_id)
 
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(shared_dir):
+  """The tiny synthetic config, built once per test run and read by every worker (tests never write into it)."""
+  from tests.cnmc_tfds.helpers import build_tiny_synthetic
+  from tests.support.shared import made_once
+  return made_once(shared_dir / "tiny_synthetic", build_tiny_synthetic)
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,7 @@ Writes JSON and prints a table.
 import os
 import time
 
-from absl import flags
+from absl import app, flags
 
 from cli.main import run
 from storage import atomic
@@ -24,11 +24,20 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size.", lower_bound=
 _STEPS = flags.DEFINE_integer("steps", 10, "Train steps per variant and round.", lower_bound=1)
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Rounds; the median over them is reported.", lower_bound=1)
 _OUTPUT = flags.DEFINE_string("output", "bench_recipe.json", "Where to write the JSON results.")
+_VARIANTS = flags.DEFINE_list("variants", None, "Only these variants (plain, ema, label_smoothing, warmup, clipping, "
+                              "accumulation, mixup, cutmix, all); plain, the reference, is always measured. "
+                              "Default: every one.")
 
 
 def main():
-  from benchmarks.recipe_costs import measure
+  from benchmarks.recipe_costs import VARIANTS, measure
+  chosen = _VARIANTS.value or list(VARIANTS)
+  unknown = [name for name in chosen if name not in VARIANTS]
+  if unknown:
+    raise app.UsageError(f"--variants: {', '.join(unknown)} is not a variant; choose from "
+                                f"{', '.join(VARIANTS)}.")
   results = measure(_BACKBONE.value, _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value, _ROUNDS.value,
+                    variants=["plain", *(name for name in chosen if name != "plain")],
                     progress=lambda text: print(text, flush=True))
   print(f"{'variant':18}{'ms/step':>10}{'vs plain':>10}")
   for name, row in results["variants"].items():

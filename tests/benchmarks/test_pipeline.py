@@ -5,7 +5,8 @@ import json
 import pytest
 
 from benchmarks import pipeline as bench_pipeline
-from tests.support.subprocesses import module, python
+from tests.support import in_process
+from tests.support.subprocesses import python
 
 RATES = {"notebook", "keras3", "keras3_no_augmentation", "host", "end_to_end_cpu", "layers"}
 LAYERS = {"fused_affine_xla", "keras_cv_affine_chain", "fused_colour_xla", "keras_cv_colour_chain_xla"}
@@ -56,10 +57,10 @@ def test_without_tf_keras_the_notebook_baseline_is_reported_missing_not_made_up(
 
 
 @pytest.mark.slow
-def test_the_command_writes_the_report(tmp_path):
+def test_the_command_writes_the_report(benchmark_command_data, tmp_path):
   output = tmp_path / "bench.json"
-  result = module("tools.bench_pipeline", "--image_size=16", "--batch_size=4", "--batches=2", "--warm_epochs=1",
-                  "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}")
+  result = in_process.module("tools.bench_pipeline", "--image_size=16", "--batch_size=4", "--batches=2",
+                             "--warm_epochs=1", *benchmark_command_data, f"--output={output}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert set(json.loads(output.read_text())) == {"settings", "images_per_second", "ratios"}
   assert "fused affine / keras-cv chain" in result.stdout

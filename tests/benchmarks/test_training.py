@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import training as bench_train
-from tests.support.subprocesses import module
+from tests.support import in_process
 
 
 def test_both_rates_are_measured_and_the_ratio_comes_from_them(benchmark_data, tmp_path):
@@ -22,10 +22,10 @@ def test_both_rates_are_measured_and_the_ratio_comes_from_them(benchmark_data, t
 
 
 @pytest.mark.slow
-def test_the_command_prints_and_writes_the_comparison(tmp_path):
+def test_the_command_prints_and_writes_the_comparison(benchmark_command_data, tmp_path):
   output = tmp_path / "bench.json"
-  result = module("tools.bench_train", "--backbone=small_cnn", "--image_size=32", "--batch_size=4", "--steps=3",
-                  "--images_scale=0.005", f"--data_dir={tmp_path / 'data'}", f"--output={output}")
+  result = in_process.module("tools.bench_train", "--backbone=small_cnn", "--image_size=32", "--batch_size=4",
+                             "--steps=3", *benchmark_command_data, f"--output={output}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(output.read_text())["system_vs_notebook"] > 0
   assert "full system / notebook" in result.stdout

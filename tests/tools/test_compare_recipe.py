@@ -6,15 +6,14 @@ import pytest
 
 from run_folder import layout
 from tests.support import in_process
-from tests.support.subprocesses import module
 
 
 @pytest.mark.slow
 def test_the_comparison_trains_the_recipes_scores_them_and_writes_the_table(tiny_synthetic, tmp_path):
   out = tmp_path / "recipe"
-  result = module("tools.compare_recipe", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
-                  "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", "--recipes=plain,accumulation",
-                  f"--compare_dir={out}", timeout=900)
+  result = in_process.module("tools.compare_recipe", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
+                             "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", "--recipes=plain,accumulation",
+                             f"--compare_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["seed4-accumulation", "seed4-plain"]
   flags = json.loads((out / "seed4-accumulation" / layout.CONFIG).read_text())["flags"]

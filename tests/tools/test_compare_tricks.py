@@ -13,8 +13,8 @@ from tests.support.subprocesses import module
 @pytest.mark.slow
 def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_path):
   out = tmp_path / "tricks"
-  result = module("tools.compare_tricks", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
-                  "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", f"--compare_dir={out}", timeout=900)
+  result = in_process.module("tools.compare_tricks", f"--dataset={tiny_synthetic.data_dir}", "--seeds=4", "--epochs=1",
+                             "--steps_per_epoch=2", "--image_size=32", "--batch_size=8", f"--compare_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
       "seed4-optical_density", "seed4-rgb", "seed4-rgb_second_seed", "seed4-stain_normalised"]

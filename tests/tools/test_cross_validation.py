@@ -9,19 +9,15 @@ import pytest
 from run_folder import layout
 from tests.support import in_process
 from tests.support import subprocesses
-from tests.support.subprocesses import module
 
 SMOKE = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--validation_steps=1", "--nosaved_model"]
 
 
-def tool(name: str, *args: str) -> subprocess.CompletedProcess:
-  return module(f"tools.{name}", *args)
-
-
 @pytest.mark.slow
 def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_path):
-  result = tool("cross_validate", f"--dataset={tiny_synthetic.data_dir}", f"--cv_dir={tmp_path}", *SMOKE)
+  result = in_process.module("tools.cross_validate", f"--dataset={tiny_synthetic.data_dir}", f"--cv_dir={tmp_path}",
+                             *SMOKE)
   assert result.returncode == 0, result.stderr[-3000:]
   folds = ("fold_0", "fold_1", "fold_2")
   for fold in folds:
