@@ -107,25 +107,55 @@ def _cache(dataset: tf.data.Dataset, cache: str | None, builder, split: str, ima
   return dataset.cache(prefix) if file_cache.claim(prefix) else dataset
 
 
+@dataclasses.dataclass(frozen=True)
+class SplitIndex:
+  """Every record of a split, in its order: label, subject id and file name (no image decoded)."""
+  labels: np.ndarray  # (N,) int
+  subjects: np.ndarray  # (N,) str
+  files: np.ndarray  # (N,) str
+
+  def without(self, exclude: frozenset[str]) -> "SplitIndex":
+    """The records whose file name is not in exclude."""
+    if not exclude:
+      return self
+    kept = ~np.isin(self.files, sorted(exclude))
+    return SplitIndex(self.labels[kept], self.subjects[kept], self.files[kept])
+
+  def label_counts(self) -> dict[int, int]:
+    counts = np.bincount(self.labels, minlength=2)
+    return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
+
+  def subject_set(self) -> set[str]:
+    return set(self.subjects.tolist())
+
+  def file_set(self) -> set[str]:
+    return set(self.files.tolist())
+
+
+def split_index(builder, split: str) -> SplitIndex:
+  """One pass over the split's records (their image bytes are read, never decoded); an empty slice is empty."""
+  if not builder.info.splits[split].num_examples:
+    return SplitIndex(np.zeros(0, np.int64), np.zeros(0, str), np.zeros(0, str))
+  rows = _read(builder, split, shuffle_files=False, seed=None, input_context=None, metadata=("subject_id", "file_name"))
+  rows = rows.map(lambda ex: (ex["label"], ex["subject_id"], ex["file_name"]),
+                  num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
+  labels, subjects, files = [np.zeros(0, np.int64)], [np.zeros(0, str)], [np.zeros(0, str)]
+  for label, subject_ids, file_names in rows:
+    labels.append(label.numpy().astype(np.int64))
+    subjects.append(np.array([s.decode() for s in subject_ids.numpy()], dtype=str))
+    files.append(np.array([f.decode() for f in file_names.numpy()], dtype=str))
+  return SplitIndex(np.concatenate(labels), np.concatenate(subjects), np.concatenate(files))
+
+
 def count_labels(builder, split: str, exclude: frozenset[str] = frozenset()) -> dict[int, int]:
-  """label -> number of examples (those in `exclude` left out), read from the records without decoding any image."""
-  labels = _read(builder, split, shuffle_files=False, seed=None, input_context=None, exclude=exclude)
-  labels = labels.map(lambda ex: ex["label"], num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
-  counts = np.bincount(np.concatenate([b.numpy() for b in labels]), minlength=2)
-  return {HEM: int(counts[HEM]), ALL: int(counts[ALL])}
+  """label -> number of examples (those in `exclude` left out)."""
+  return split_index(builder, split).without(exclude).label_counts()
 
 
 def subjects_and_files(builder, split: str, exclude: frozenset[str] = frozenset()) -> tuple[set[str], set[str]]:
-  """The subject ids and file names in a split (those in `exclude` left out), read from the records without
-  decoding any image."""
-  rows = _read(builder, split, shuffle_files=False, seed=None, input_context=None,
-               metadata=("subject_id", "file_name"), exclude=exclude)
-  rows = rows.map(lambda ex: (ex["subject_id"], ex["file_name"]), num_parallel_calls=_AUTOTUNE).batch(_RECORDS_PER_READ)
-  subjects, files = set(), set()
-  for subject_ids, file_names in rows:
-    subjects.update(s.decode() for s in subject_ids.numpy())
-    files.update(f.decode() for f in file_names.numpy())
-  return subjects, files
+  """The subject ids and file names in a split (those in `exclude` left out)."""
+  index = split_index(builder, split).without(exclude)
+  return index.subject_set(), index.file_set()
 
 
 def class_weights(counts: dict[int, int]) -> dict[int, float]:

@@ -7,7 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.vocabulary import ALL, HEM, TEST_SPLIT, base_splits
-from pipeline.input_pipeline import count_labels, make_eval_dataset, make_train_dataset, subjects_and_files
+from pipeline.input_pipeline import make_eval_dataset, make_train_dataset, split_index
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
@@ -49,28 +49,30 @@ def check_splits(builder, config: TrainConfig, exclude: frozenset[str] = frozens
     raise TrainerError(f"--val_split={config.val_split} is also in --train_splits: its subjects would be "
                        "on both sides.")
   logging.info("Checking the splits: counting labels, subjects and files ...")
-  counts = {}
+  indexes = {}  # one pass over each split's records
   for flag, split in (("--train_splits", train_split(config)), ("--val_split", config.val_split)):
     try:
-      size = builder.info.splits[split].num_examples
+      indexes[flag] = split_index(builder, split)
     except (ValueError, KeyError, AssertionError) as error:
       raise TrainerError(f"{flag}={split}: not a split expression of {config.dataset} ({error}).") from None
-    left_out = exclude if flag == "--train_splits" else frozenset()
-    counts[flag] = count_labels(builder, split, left_out) if size else {HEM: 0, ALL: 0}
-    if min(counts[flag].values()) == 0:
-      found = f"{counts[flag][HEM]} HEM and {counts[flag][ALL]} ALL images"
-      raise TrainerError(f"{flag}={split} holds {found}: training and validation need images of both classes. "
-                         "Check the split expression (slices such as fold_0[:10] may cut a class out).")
-  train_subjects, train_files = subjects_and_files(builder, train_split(config), exclude)
+  trained, validated = indexes["--train_splits"].without(exclude), indexes["--val_split"]
+  for flag, split, index in (("--train_splits", train_split(config), trained), ("--val_split", config.val_split,
+                                                                                 validated)):
+    counts = index.label_counts()
+    if min(counts.values()) == 0:
+      raise TrainerError(f"{flag}={split} holds {counts[HEM]} HEM and {counts[ALL]} ALL images: training and "
+                         "validation need images of both classes. Check the split expression (slices such as "
+                         "fold_0[:10] may cut a class out).")
   if exclude:
-    _, all_train_files = subjects_and_files(builder, train_split(config))
+    all_train_files = indexes["--train_splits"].file_set()
     unknown = exclude - all_train_files
     print(f"--exclude: {len(exclude & all_train_files)} cells left out of training.", flush=True)
     if unknown:
       logging.warning("%d of the %d cells --exclude lists are not in --train_splits (e.g. %s): they are not trained "
                       "on anyway, and validation and scoring sets are never filtered.", len(unknown), len(exclude),
                       sorted(unknown)[0])
-  val_subjects, val_files = subjects_and_files(builder, config.val_split)
+  train_subjects, train_files = trained.subject_set(), trained.file_set()
+  val_subjects, val_files = validated.subject_set(), validated.file_set()
   if train_files & val_files:
     raise TrainerError(f"--train_splits and --val_split share {len(train_files & val_files)} images (e.g. "
                        f"{sorted(train_files & val_files)[0]}): a model would be scored on images it trained on.")
@@ -79,7 +81,7 @@ def check_splits(builder, config: TrainConfig, exclude: frozenset[str] = frozens
     logging.warning("%d of the %d validation subjects also have images in training (%s): the validation "
                     "scores will be optimistic, as in a random image-level split. Split by subject (the folds) "
                     "for honest numbers.", len(shared), len(val_subjects), ", ".join(sorted(shared)[:5]))
-  return counts["--train_splits"]
+  return trained.label_counts()
 
 
 def train_split(config: TrainConfig) -> str:

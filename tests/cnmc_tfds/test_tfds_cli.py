@@ -32,6 +32,7 @@ def test_tfds_build_synthetic_end_to_end(tmp_path):
   assert image.shape == (450, 450, 3) and label in (0, 1)
 
 
+@pytest.mark.slow  # tfds' own command in a process; test_build_errors.py checks the messages in-process
 def test_tfds_build_reports_a_missing_download_without_a_traceback(tmp_path):
   manual = tmp_path / "download" / "C-NMC_Leukemia" / "training_data"
   manual.mkdir(parents=True)

@@ -46,12 +46,19 @@ print(json.dumps(dict(zip(names, map(float, recorder.probabilities), strict=True
 
 
 @pytest.fixture(scope="module")
-def trained_run(tiny_synthetic, tmp_path_factory):
-  """The run folder of TRAIN_AND_RECORD, with trainer_probabilities.json beside it."""
-  model_dir = tmp_path_factory.mktemp("trained") / "run"
-  result = subprocesses.python("-c", TRAIN_AND_RECORD, str(tiny_synthetic.data_dir), str(model_dir))
-  assert result.returncode == 0, result.stderr[-3000:]
-  (model_dir.parent / "trainer_probabilities.json").write_text(result.stdout.strip().splitlines()[-1])
+def trained_run(tiny_synthetic, shared_dir):
+  """The run folder of TRAIN_AND_RECORD, with trainer_probabilities.json beside it: one for every worker of the
+  test run (tests only read it)."""
+  from tests.support.shared import made_once
+  return made_once(shared_dir / "trained" / "run", lambda model_dir: train_once(model_dir, tiny_synthetic))
+
+
+def train_once(model_dir: pathlib.Path, builder) -> pathlib.Path:
+  recorded = model_dir.parent / "trainer_probabilities.json"  # written last
+  if not recorded.exists():
+    result = subprocesses.python("-c", TRAIN_AND_RECORD, str(builder.data_dir), str(model_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    recorded.write_text(result.stdout.strip().splitlines()[-1])
   return model_dir
 
 

@@ -43,6 +43,7 @@ def test_multi_worker_without_a_cluster_says_how_to_form_one():
     runtime.decide("auto", "auto", "multi_worker", deterministic=False)
 
 
+@pytest.mark.slow  # two training processes (the kill drill's never-killed twin checks it again, bit for bit)
 def test_same_seed_and_deterministic_give_identical_metrics_and_weights(tiny_synthetic, tmp_path):
   # Two processes, as a user reruns a command: `python -m trainer` end to end, flags and all; side by side,
   # since a deterministic result may not depend on what else the machine does.

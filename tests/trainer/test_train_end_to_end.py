@@ -23,13 +23,18 @@ class FinalPredictions(keras.callbacks.Callback):
 
 
 @pytest.fixture(scope="module")
-def finished_run(tiny_synthetic, tmp_path_factory):
-  model_dir = tmp_path_factory.mktemp("run")
-  final = FinalPredictions()
-  results = run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), extra_callbacks=[final],
-                builder=tiny_synthetic)
-  np.save(model_dir / "trainer_predictions.npy", final.probabilities)
-  return model_dir, results
+def finished_run(tiny_synthetic, shared_dir):
+  """(run folder, results.json): one run for every worker of the test run (tests only read it)."""
+  from tests.support.shared import made_once
+  return made_once(shared_dir / "finished_run", lambda model_dir: train_once(model_dir, tiny_synthetic))
+
+
+def train_once(model_dir, builder):
+  if not (model_dir / "trainer_predictions.npy").exists():  # written last
+    final = FinalPredictions()
+    run(tiny_config(model_dir, profile_steps=(2, 4), saved_model=True), extra_callbacks=[final], builder=builder)
+    np.save(model_dir / "trainer_predictions.npy", final.probabilities)
+  return model_dir, read_json(model_dir / layout.RESULTS)
 
 
 # A user's plain session: Keras and TensorFlow only, nothing of this project imported.
