@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from run_folder import layout
 from tests.support import in_process
 from tests.support.subprocesses import REPO, environment
 from tests.trainer.helpers import SMALL_FLAGS, assert_one_clear_error, small_trainer, tiny_config
@@ -142,7 +143,7 @@ def test_excluded_cells_are_never_trained_on_and_the_validation_split_keeps_all(
   images = {bytes(image.numpy()) for batch, _ in seen for image in batch}
   assert len(images) == sum(counts.values()) - 3
   run(config, builder=tiny_synthetic)
-  resolved = read_json(tmp_path / "run" / "config.json")["resolved"]
+  resolved = read_json(tmp_path / "run" / layout.CONFIG)["resolved"]
   assert resolved["excluded_cells"] == sorted(exclude)
   validated = sum(len(labels) for _, labels in val_input(tiny_synthetic, config, 16))
   assert validated == len(validation_files) == 12  # the validation split is never filtered

@@ -147,7 +147,7 @@ def test_float16_with_xla_and_the_whole_recipe_trains_with_a_finite_recorded_los
                   warmup_steps=2, clipnorm=1.0, accumulation_steps=2, label_smoothing=0.1, ema_decay=0.9,
                   mixup_alpha=0.4, cutmix_alpha=1.0), builder=tiny_synthetic)
   rows = history(tmp_path)
-  resolved = read_json(tmp_path / "config.json")["resolved"]
+  resolved = read_json(tmp_path / layout.CONFIG)["resolved"]
   assert (resolved["precision"], resolved["xla"], resolved["effective_batch_size"]) == ("mixed_float16", True, 16)
   assert all(np.isfinite(row["loss_scale"]) and row["loss_scale"] >= 1 for row in rows)
   assert rows[-1]["loss"] < rows[0]["loss"]
