@@ -3,6 +3,7 @@ starting TensorFlow; a number out of range or a flag a tool cannot honour is ref
 
 import pytest
 
+from tests.support import in_process
 from tests.support.subprocesses import python
 
 # python -c CHECK <module> <flag>: runs the command with the flag (--help, --helpxml), then says whether
@@ -57,7 +58,7 @@ def test_help_lists_the_commands_flags_with_their_ranges_and_does_not_start_tens
     ("tools.bench_train", "--images_scale=0"), ("tools.cross_validate", "--epochs=0"),
     ("tools.compare_tricks", "--seeds=1,x"), ("tools.gradcam", "--count=0")])
 def test_a_number_out_of_range_is_refused_in_one_line_naming_the_flag(command, flag):
-  result = python("-m", command, flag)
+  result = in_process.module(command, flag)
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert result.returncode == 1 and len(lines) == 1, result.stderr[-2000:]
   assert lines[0].startswith(f"error: flag {flag}") or lines[0].startswith(f"error: flag {flag.split('=')[0]}=")
@@ -65,5 +66,5 @@ def test_a_number_out_of_range_is_refused_in_one_line_naming_the_flag(command, f
 
 @pytest.mark.parametrize("command, flag", [("tools.gradcam", "--tta"), ("tools.gradcam", "--neighbours=3")])
 def test_a_flag_a_tool_cannot_honour_is_refused(command, flag):
-  result = python("-m", command, flag)
+  result = in_process.module(command, flag)
   assert result.returncode == 1 and "Unknown command line flag" in result.stderr and "Traceback" not in result.stderr

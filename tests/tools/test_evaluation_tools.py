@@ -1,7 +1,8 @@
 """evaluate, predict and gradcam from the command line, on a model trained for seconds on the tiny set.
 
-Each command runs once as a new process (its first test below); the other tests run it inside the test
-process (tests/support/in_process.py), seconds faster each, and the interrupt tests interrupt a process."""
+evaluate runs once as a new process (its first test below), and the interrupt tests start and interrupt each
+command as a process; the other tests run the commands inside the test process (tests/support/in_process.py),
+seconds faster each."""
 
 import csv
 import json
@@ -140,7 +141,7 @@ def test_evaluate_refuses_the_unlabelled_test_split_and_writes_nothing(trained_r
 
 def test_predict_writes_the_submission_in_numeric_order_and_a_folder_gives_the_same(trained_run, tiny_synthetic,
                                                                                     tmp_path):
-  result = tool_process("predict", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'split'}")
+  result = tool("predict", f"--model_dir={trained_run}", f"--output_dir={tmp_path / 'split'}")
   assert result.returncode == 0, result.stderr[-3000:]
   rows = read_csv(tmp_path / "split" / "predictions.csv")
   lines = (tmp_path / "split" / "isbi_valid.predict").read_text().splitlines()
@@ -174,7 +175,7 @@ def test_predict_names_every_unreadable_image_and_writes_nothing(trained_run, ti
 @pytest.mark.slow  # a command run; the library has fast tests
 def test_gradcam_writes_correct_and_wrong_pictures(trained_run, tmp_path):
   out = tmp_path / "gradcam"
-  result = tool_process("gradcam", f"--model_dir={trained_run}", "--count=3", f"--output_dir={out}")
+  result = tool("gradcam", f"--model_dir={trained_run}", "--count=3", f"--output_dir={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   cells = json.loads((out / "cells.json").read_text())
   groups = [g for g in ("correct", "wrong") if cells.get(g)]
