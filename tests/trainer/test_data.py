@@ -130,7 +130,8 @@ def test_excluded_cells_are_never_trained_on_and_the_validation_split_keeps_all(
   listing = tmp_path / "suspects.csv"  # tools.audit's CSV form; a plain list of names works too
   listing.write_text("file_name,label\n" + "".join(f"{name},all\n" for name in left_out)
                      + f"{sorted(validation_files)[0]},hem\n")
-  config = tiny_config(tmp_path / "run", train_splits=("fold_0",), exclude=str(listing))
+  config = tiny_config(tmp_path / "run", train_splits=("fold_0",), exclude=str(listing), epochs=1,
+                       steps_per_epoch=1)
   exclude = excluded_cells(config)
   assert exclude == {*left_out, sorted(validation_files)[0]}
   assert subjects_and_files(tiny_synthetic, "fold_0", exclude)[1] == files - set(left_out)
