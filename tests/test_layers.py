@@ -21,7 +21,8 @@ ALLOWED = {
     # never trainer: evaluation scores any saved model
     "evaluation": {"cnmc_tfds", "pipeline", "storage", "run_folder", "pictures"},
     "benchmarks": {"storage", "cnmc_tfds", "pipeline", "trainer", "run_folder"},
-    "cli": {"storage", "console", "run_folder", "cnmc_tfds", "pictures", "pipeline", "trainer", "evaluation"},
+    "cli": {"storage", "console", "run_folder", "cnmc_tfds", "pictures", "pipeline", "trainer", "evaluation",
+            "benchmarks"},
     "tools": set(PACKAGES),
 }
 # What a run folder holds and the exported model's feature layer: spelled only in run_folder/layout.py.

@@ -25,7 +25,6 @@ from absl import flags
 
 from cli.main import run
 
-from benchmarks.data import build_benchmark_data
 from benchmarks.pipeline import measure_all, report, table
 from cli import bench_flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
@@ -43,8 +42,7 @@ _OUTPUT = flags.DEFINE_string("output", "bench_pipeline.json", "Where to write t
 
 def main():
   size, batch, batches = _IMAGE_SIZE.value, _BATCH_SIZE.value, _BATCHES.value
-  print(f"Building the benchmark data in {bench_flags.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
-  builder, folder = build_benchmark_data(bench_flags.DATA_DIR.value, bench_flags.IMAGES_SCALE.value)
+  builder, folder = bench_flags.benchmark_data()
   results = measure_all(builder, folder, size, batch, batches, _WARM_EPOCHS.value)
   print(table(results))
   settings = {"image_size": size, "batch_size": batch,

@@ -19,7 +19,6 @@ from absl import flags
 
 from cli.main import run
 
-from benchmarks.data import build_benchmark_data
 from benchmarks.training import measure_notebook, measure_system, report
 from cli import bench_flags
 from storage import atomic
@@ -35,8 +34,7 @@ _OUTPUT = flags.DEFINE_string("output", "bench_train.json", "Where to write the 
 
 def main():
   size, batch, steps = _IMAGE_SIZE.value, _BATCH_SIZE.value, _STEPS.value
-  print(f"Building the benchmark data in {bench_flags.DATA_DIR.value} (once; reused afterwards) ...", flush=True)
-  builder, folder = build_benchmark_data(bench_flags.DATA_DIR.value, bench_flags.IMAGES_SCALE.value)
+  builder, folder = bench_flags.benchmark_data()
   print("[1/2] training with ImageDataGenerator (notebook) ...", flush=True)
   notebook = measure_notebook(folder, _BACKBONE.value, size, batch, steps)
   print("[2/2] training with the full system ...", flush=True)
