@@ -15,10 +15,10 @@ import tensorflow as tf
 
 from pipeline.random_image_layer import RandomImageLayer
 
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
                         [0.595716, -0.274453, -0.321263],
                         [0.211456, -0.522591, 0.311135]], np.float32)
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ).astype(np.float32)
 
 
 def colour_matrices(saturation: tf.Tensor, hue: tf.Tensor) -> tf.Tensor:
@@ -29,7 +29,7 @@ def colour_matrices(saturation: tf.Tensor, hue: tf.Tensor) -> tf.Tensor:
   chroma = tf.stack([tf.stack([one, zero, zero], -1),
                      tf.stack([zero, saturation * cos, -saturation * sin], -1),
                      tf.stack([zero, saturation * sin, saturation * cos], -1)], -2)
-  return tf.linalg.matmul(_YIQ_TO_RGB, tf.linalg.matmul(chroma, _RGB_TO_YIQ))
+  return tf.linalg.matmul(YIQ_TO_RGB, tf.linalg.matmul(chroma, RGB_TO_YIQ))
 
 
 @keras.saving.register_keras_serializable(package="cnmc")

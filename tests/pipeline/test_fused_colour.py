@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
-from pipeline.fused_colour import _RGB_TO_YIQ, FusedColourJitter
+from pipeline.fused_colour import RGB_TO_YIQ, FusedColourJitter
 
-LUMA = _RGB_TO_YIQ[0]
+LUMA = RGB_TO_YIQ[0]
 
 
 def cells(batch=4, size=32, seed=0) -> np.ndarray:
