@@ -69,20 +69,20 @@ def _hashed(batches):
 def gather(runs: list[FoldRun], builder, batch_size: int, progress=print) -> dict[str, np.ndarray]:
   """Every labelled cell's file, subject, split, label, out-of-sample P(ALL), joint embedding and pixel hash."""
   splits = [s for s in (*FOLD_SPLITS, VALIDATION_SPLIT) if s in builder.info.splits]
-  per_model = []
-  for run in runs:
-    model, image_size = inference.load_classifier(run.model_path)
-    progress(f"Predicting every cell with {run.model_path} ...")
-    parts = []
-    for split in splits:
-      batches, total = sources.split_batches(builder, split, image_size, batch_size, ("subject_id", "file_name"))
-      predicted = inference.predict_dataset(model, _hashed(batches), total=total, features=True)
-      parts.append({**predicted, "split": np.full(len(predicted["label"]), split)})
-    per_model.append({key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
+  loaded = [inference.load_classifier(run.model_path) for run in runs]
+  sizes = {size for _, size in loaded}
+  if len(sizes) > 1:
+    raise EvaluationError(f"The fold models take different input sizes ({', '.join(map(str, sorted(sizes)))} px): "
+                          "they are not one cross-validation's runs.")
+  image_size = sizes.pop()
+  parts = []  # per split, one result per model: each image is read and decoded once for all of them
+  for split in splits:
+    progress(f"Predicting {split} with the {len(runs)} fold models ...")
+    batches, total = sources.split_batches(builder, split, image_size, batch_size, ("subject_id", "file_name"))
+    predicted = inference.predict_models([model for model, _ in loaded], _hashed(batches), total=total, features=True)
+    parts.append([{**p, "split": np.full(len(p["label"]), split)} for p in predicted])
+  per_model = [{key: np.concatenate([part[m][key] for part in parts]) for key in parts[0][m]} for m in range(len(runs))]
   first = per_model[0]
-  for other in per_model[1:]:
-    if not np.array_equal(other["file_name"], first["file_name"]):
-      raise EvaluationError("The fold models read the cells in different orders; the dataset changed between them.")
   held_out = {run.held_out: index for index, run in enumerate(runs)}
   stacked = np.stack([m["probability"] for m in per_model])  # (models, cells)
   out_of_sample = np.array([stacked[held_out[split], i] if split in held_out else stacked[:, i].mean()

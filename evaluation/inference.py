@@ -136,25 +136,36 @@ def predict_dataset(model: keras.Model, batches, tta_modes=(False,), total: int 
   Raises:
     EvaluationError: no images, or an output that is not a number (a broken model).
   """
-  predict_fns = {tta: make_predict_fn(model, tta) for tta in tta_modes}
-  embed = make_feature_fn(model) if features else None
-  columns: dict[str, list] = {}
+  return predict_models([model], batches, tta_modes, total, features)[0]
+
+
+def predict_models(models: list[keras.Model], batches, tta_modes=(False,), total: int | None = None,
+                   features: bool = False) -> list[dict]:
+  """predict_dataset for several models of one input size over the same batches, each batch read (and its
+  images decoded) once for all of them; one result per model."""
+  predict_fns = [{tta: make_predict_fn(model, tta) for tta in tta_modes} for model in models]
+  embeds = [make_feature_fn(model) if features else None for model in models]
+  outputs: list[dict[str, list]] = [{} for _ in models]
+  carried: dict[str, list] = {}
   with tqdm.tqdm(total=total, unit=" images", mininterval=1.0, desc="Predicting", disable=total is None) as bar:
     for batch in batches:
-      for tta, predict in predict_fns.items():
-        columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
-      if embed is not None:
-        columns.setdefault("features", []).append(embed(batch["image"]).numpy())
+      for columns, fns, embed in zip(outputs, predict_fns, embeds, strict=True):
+        for tta, predict in fns.items():
+          columns.setdefault("probability_tta" if tta else "probability", []).append(predict(batch["image"]).numpy())
+        if embed is not None:
+          columns.setdefault("features", []).append(embed(batch["image"]).numpy())
       for key, value in batch.items():
         if key != "image":
-          columns.setdefault(key, []).append(np.asarray(value))
+          carried.setdefault(key, []).append(np.asarray(value))
       bar.update(len(batch["image"]))
-  if not columns:
+  if not carried and not outputs[0]:
     raise EvaluationError("There are no images to predict.")
-  results = {key: np.concatenate(parts) for key, parts in columns.items()}
-  for key in ("probability", "probability_tta"):
-    if key in results and not np.isfinite(results[key]).all():
-      raise EvaluationError(f"The model's output is not a number for {int((~np.isfinite(results[key])).sum())} of "
-                            f"{len(results[key])} images: the model is broken (did its training diverge?). "
-                            "Nothing was written.")
+  shared = {key: np.concatenate(parts) for key, parts in carried.items()}
+  results = [{**{key: np.concatenate(parts) for key, parts in columns.items()}, **shared} for columns in outputs]
+  for result in results:
+    for key in ("probability", "probability_tta"):
+      if key in result and not np.isfinite(result[key]).all():
+        raise EvaluationError(f"The model's output is not a number for {int((~np.isfinite(result[key])).sum())} "
+                              f"of {len(result[key])} images: the model is broken (did its training diverge?). "
+                              "Nothing was written.")
   return results

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from run_folder import layout
 from evaluation.errors import EvaluationError
 from evaluation.inference import (TTA_VIEWS, dihedral_views, load_classifier, make_predict_fn, predict_dataset,
-                                  resolve_model)
+                                  predict_models, resolve_model)
 
 SIZE = 16
 
@@ -68,6 +68,26 @@ def test_predict_dataset_keeps_metadata_and_order():
   assert list(out["file_name"]) == [b"a", b"b", b"c", b"d", b"e"]
   np.testing.assert_allclose(out["probability"], model.predict(images, verbose=0)[:, 0], atol=1e-6)
   np.testing.assert_allclose(out["probability_tta"], out["probability"], atol=1e-6)
+
+
+def test_several_models_read_the_batches_once_and_each_predicts_as_alone():
+  models = [_dummy_model(rotation_invariant=True), _dummy_model(rotation_invariant=False)]
+  images = _images(count=5)
+  reads = []
+
+  def batches():  # a one-pass stream that counts what is read
+    for start in (0, 3):
+      reads.append(start)
+      yield {"image": images[start:start + 3], "file_name": np.array([b"x"] * len(images[start:start + 3]), object)}
+  together = predict_models(models, batches(), tta_modes=(False, True))
+  assert reads == [0, 3]
+  for model, result in zip(models, together, strict=True):
+    alone = predict_dataset(model, [{"image": images[:3], "file_name": np.array([b"x"] * 3, object)},
+                                    {"image": images[3:], "file_name": np.array([b"x"] * 2, object)}], (False, True))
+    for key in ("probability", "probability_tta"):
+      np.testing.assert_allclose(result[key], alone[key], atol=1e-6)
+    assert list(result["file_name"]) == [b"x"] * 5
+  assert not np.allclose(together[0]["probability"], together[1]["probability"])
 
 
 def test_model_resolution_errors(tmp_path):
