@@ -1,8 +1,8 @@
 """Several models at once: each one's P(ALL) (and with TTA), their average, and the neighbourhood
 correction of the best of those, as named columns that evaluate and predict report side by side.
 
-Members may differ in backbone and input size: each reads the split at its own size, and their
-predictions are matched by file name before they are combined.
+Members may differ in backbone and input size: the split is read once per input size (for every member of
+that size together), and their predictions are matched by file name before they are combined.
 """
 
 import dataclasses
@@ -48,13 +48,18 @@ def run_record(members: list[Member], dataset_given: bool) -> record.RunRecord |
 
 
 def predict_members(members: list[Member], read, tta_modes, features: bool, total: int) -> list[dict]:
-  """Each member's predictions over read(image_size) (batches of dicts), aligned by file name."""
-  predicted = []
-  for i, member in enumerate(members):
+  """Each member's predictions over read(image_size) (batches of dicts), aligned by file name. Members of one
+  input size share one read: each image is decoded once per size, not once per member."""
+  predicted: list[dict | None] = [None] * len(members)
+  for size in dict.fromkeys(member.image_size for member in members):  # sizes in the members' order
+    group = [i for i, member in enumerate(members) if member.image_size == size]
     if len(members) > 1:
-      print(f"Member {i + 1} of {len(members)}: {member.path} ({member.image_size} px)", flush=True)
-    predicted.append(inference.predict_dataset(member.model, read(member.image_size), tta_modes,
-                                               total=total, features=features))
+      print(f"Member{'s' if len(group) > 1 else ''} {', '.join(str(i + 1) for i in group)} of {len(members)} "
+            f"({size} px): {', '.join(members[i].path for i in group)}", flush=True)
+    results = inference.predict_models([members[i].model for i in group], read(size), tta_modes, total=total,
+                                       features=features)
+    for i, result in zip(group, results, strict=True):
+      predicted[i] = result
   return align(predicted)
 
 
