@@ -346,14 +346,14 @@ share_gpu_memory = main.share_gpu_memory
 def and_slow_predictions():  # the tool has started TensorFlow (quietly) and is about to work
   share_gpu_memory()
   from evaluation import inference
-  predict = inference.predict_dataset
-  def slowly(model, batches, *args, **kwargs):
+  predict = inference.predict_models  # every prediction pass goes through it
+  def slowly(models, batches, *args, **kwargs):
     def slow_batches():
       print("PREDICTING", flush=True)
       time.sleep(60)
       yield from batches
-    return predict(model, slow_batches(), *args, **kwargs)
-  inference.predict_dataset = slowly
+    return predict(models, slow_batches(), *args, **kwargs)
+  inference.predict_models = slowly
 main.share_gpu_memory = and_slow_predictions
 sys.argv = sys.argv[1:]
 runpy.run_module(sys.argv[0], run_name="__main__")
