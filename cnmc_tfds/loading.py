@@ -8,7 +8,7 @@ from absl import logging
 from cnmc_tfds import integrity
 from cnmc_tfds.cnmc import cnmc_dataset_builder  # noqa: F401  (registers "cnmc" with TFDS)
 from cnmc_tfds.cnmc.errors import DatasetError
-from storage import locks
+from cnmc.storage import locks
 
 
 def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:

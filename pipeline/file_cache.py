@@ -13,7 +13,7 @@ import re
 
 from absl import logging
 
-from storage import locks
+from cnmc.storage import locks
 
 _HELD = {}  # prefix -> its writer's lock, held as long as the process lives
 

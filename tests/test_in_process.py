@@ -12,7 +12,7 @@ from tests.support import in_process
 
 def state() -> tuple:
   """What a command changes: the flags and the modules that define them, environment, folder, handlers."""
-  return (sorted(flags.FLAGS), sorted(flags.FLAGS.flags_by_module_dict()), "cli.model_flags" in sys.modules,
+  return (sorted(flags.FLAGS), sorted(flags.FLAGS.flags_by_module_dict()), "cnmc.cli.model_flags" in sys.modules,
           "tools.predict" in sys.modules, dict(os.environ), os.getcwd(), signal.getsignal(signal.SIGTERM))
 
 

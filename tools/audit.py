@@ -18,8 +18,8 @@ import os
 import numpy as np
 from absl import flags
 
-from cli.main import run
-from storage import atomic, paths, result_dirs
+from cnmc.cli.main import run
+from cnmc.storage import atomic, paths, result_dirs
 
 CV_DIR = flags.DEFINE_string("cv_dir", None, "The cross-validation folder to audit (tools.cross_validate's).")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the findings go; default <cv_dir>/audit.")
@@ -47,7 +47,7 @@ COLUMNS = {
 
 def _images(builder, names: set[str], splits: set[str], image_size: int, batch_size: int) -> dict[str, np.ndarray]:
   """The named cells' images, read from the splits that hold them."""
-  from evaluation import sources
+  from cnmc.evaluation import sources
   found = {}
   for split in sorted(splits):
     batches, _ = sources.split_batches(builder, split, image_size, batch_size, ("file_name",))
@@ -60,8 +60,8 @@ def _images(builder, names: set[str], splits: set[str], image_size: int, batch_s
 
 def _pictures(builder, issues: dict, output_dir: str, image_size: int) -> None:
   import tensorflow as tf
-  from evaluation import audit
-  from pictures.grids import captioned, image_grid, save_picture
+  from cnmc.evaluation import audit
+  from cnmc.pictures.grids import captioned, image_grid, save_picture
   shown = {kind: rows[:COUNT.value] for kind, rows in issues.items() if rows}
   names = {row[key] for rows in shown.values() for row in rows for key in ("file_name", "partner_file_name")
            if key in row}
@@ -80,8 +80,8 @@ def _pictures(builder, issues: dict, output_dir: str, image_size: int) -> None:
 
 
 def main():
-  from evaluation import audit, inference, sources
-  from evaluation.errors import EvaluationError
+  from cnmc.evaluation import audit, inference, sources
+  from cnmc.evaluation.errors import EvaluationError
   cv_dir = paths.expand_path(CV_DIR.value)
   runs, fold_record = audit.fold_runs(cv_dir)
   output_dir = paths.expand_path(OUTPUT_DIR.value) or os.path.join(cv_dir, "audit")

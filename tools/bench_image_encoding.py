@@ -10,9 +10,9 @@ does), plus the encoding cost the dataset build pays once. Then times PNG decode
 
 from absl import flags
 
-from benchmarks.image_encoding import measure, measure_resize, synthetic_cells
-from cli.main import run
-from storage import atomic
+from cnmc.benchmarks.image_encoding import measure, measure_resize, synthetic_cells
+from cnmc.cli.main import run
+from cnmc.storage import atomic
 
 _IMAGES = flags.DEFINE_integer("images", 64, "How many synthetic cells to measure on.", lower_bound=1)
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timing passes over the images; the best is kept.", lower_bound=1)

@@ -23,12 +23,12 @@ import time
 
 from absl import flags
 
-from cli.main import run
+from cnmc.cli.main import run
 
-from benchmarks.pipeline import measure_all, report, table
-from cli import bench_flags
+from cnmc.benchmarks.pipeline import measure_all, report, table
+from cnmc.cli import bench_flags
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from storage import atomic
+from cnmc.storage import atomic
 
 flags.adopt_module_key_flags(bench_flags)
 

@@ -15,8 +15,8 @@ import time
 
 from absl import app, flags
 
-from cli.main import run
-from storage import atomic
+from cnmc.cli.main import run
+from cnmc.storage import atomic
 
 _BACKBONE = flags.DEFINE_string("backbone", "effnetb3", "The backbone.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Input size.", lower_bound=1)
@@ -30,7 +30,7 @@ _VARIANTS = flags.DEFINE_list("variants", None, "Only these variants (plain, ema
 
 
 def main():
-  from benchmarks.recipe_costs import VARIANTS, measure
+  from cnmc.benchmarks.recipe_costs import VARIANTS, measure
   chosen = _VARIANTS.value or list(VARIANTS)
   unknown = [name for name in chosen if name not in VARIANTS]
   if unknown:

@@ -17,11 +17,11 @@ import time
 
 from absl import flags
 
-from cli.main import run
+from cnmc.cli.main import run
 
-from benchmarks.training import measure_notebook, measure_system, report
-from cli import bench_flags
-from storage import atomic
+from cnmc.benchmarks.training import measure_notebook, measure_system, report
+from cnmc.cli import bench_flags
+from cnmc.storage import atomic
 
 flags.adopt_module_key_flags(bench_flags)
 

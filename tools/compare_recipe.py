@@ -15,11 +15,11 @@ import os
 
 from absl import flags
 
-from cli import comparison_flags, fold_runs
-from cli.comparison_flags import SCORE_SPLIT, TRAIN, TUNE
-from cli.main import fail, require_writable, run
-from run_folder import layout
-from storage import atomic
+from cnmc.cli import comparison_flags, fold_runs
+from cnmc.cli.comparison_flags import SCORE_SPLIT, TRAIN, TUNE
+from cnmc.cli.main import fail, require_writable, run
+from cnmc.run_folder import layout
+from cnmc.storage import atomic
 from trainer import flags as trainer_flags
 
 flags.adopt_module_key_flags(comparison_flags)  # --help lists its flags and the trainer's
@@ -31,7 +31,7 @@ OWN_FLAGS = ("seed", "ema_decay", "label_smoothing", "warmup_steps", "clipnorm",
 
 
 def main():
-  from evaluation import inference, recipes, sources  # import TensorFlow: after flag parsing
+  from cnmc.evaluation import inference, recipes, sources  # import TensorFlow: after flag parsing
   arguments = comparison_flags.trainer_arguments(also_set_here=OWN_FLAGS)
   config = trainer_flags.config_from_flags()
   compare_dir = comparison_flags.compare_dir("recipe", config)

@@ -15,9 +15,9 @@ import os
 from absl import flags
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from cli import fold_runs
-from cli.main import require_writable, run
-from storage import atomic, paths
+from cnmc.cli import fold_runs
+from cnmc.cli.main import require_writable, run
+from cnmc.storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
 
@@ -29,7 +29,7 @@ FOLDS = flags.DEFINE_list("folds", list(FOLD_SPLITS), "The subject-disjoint fold
 
 
 def main():
-  from evaluation import cross_validation  # imports TensorFlow: after flag parsing
+  from cnmc.evaluation import cross_validation  # imports TensorFlow: after flag parsing
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
   plan = cross_validation.fold_plan(FOLDS.value)

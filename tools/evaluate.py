@@ -20,9 +20,9 @@ import os
 
 from absl import flags
 
-from cli import model_flags, scoring_flags
+from cnmc.cli import model_flags, scoring_flags
 from cnmc_tfds.vocabulary import VALIDATION_SPLIT, file_order
-from cli.main import run
+from cnmc.cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
 flags.adopt_module_key_flags(scoring_flags)
@@ -40,10 +40,10 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
-  from evaluation import ensembles, inference, scores, sources
-  from pictures.roc import roc_picture
-  from storage import result_dirs
-  from pictures.grids import confusion_matrix_picture, save_picture
+  from cnmc.evaluation import ensembles, inference, scores, sources
+  from cnmc.pictures.roc import roc_picture
+  from cnmc.storage import result_dirs
+  from cnmc.pictures.grids import confusion_matrix_picture, save_picture
 
   first = ensembles.first_model_path(models, model_dirs)
   count = len(models) + len(model_dirs)

@@ -14,8 +14,8 @@ import os
 from absl import flags
 
 from cnmc_tfds.vocabulary import ALL, CLASS_NAMES, HEM, VALIDATION_SPLIT
-from cli import model_flags
-from cli.main import run
+from cnmc.cli import model_flags
+from cnmc.cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
 
@@ -35,10 +35,10 @@ def _caption(label: int, probability: float, name: str) -> str:
 def gradcam(model_file: str | None, model_dir: str | None) -> str:
   import numpy as np
   import tensorflow as tf
-  from evaluation import inference, sources
-  from evaluation.gradcam import images_at, make_gradcam_fn, overlay, sample_calls
-  from storage import result_dirs
-  from pictures.grids import captioned_pair, image_grid, save_picture
+  from cnmc.evaluation import inference, sources
+  from cnmc.evaluation.gradcam import images_at, make_gradcam_fn, overlay, sample_calls
+  from cnmc.storage import result_dirs
+  from cnmc.pictures.grids import captioned_pair, image_grid, save_picture
 
   model_path = inference.resolve_model(model_file, model_dir)
   run = inference.run_record(model_path)

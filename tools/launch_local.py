@@ -21,8 +21,8 @@ import time
 
 from absl import flags
 
-from cli.main import fail, run
-from console import exits
+from cnmc.cli.main import fail, run
+from cnmc.console import exits
 
 WORKERS = flags.DEFINE_integer("workers", 2, "How many trainer processes to start.", lower_bound=1)
 GPUS = flags.DEFINE_list("gpus", [], "GPU indices to share out (CUDA_VISIBLE_DEVICES), the same number to each "

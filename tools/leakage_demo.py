@@ -17,10 +17,10 @@ import os
 from absl import flags
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from cli import fold_runs
-from cli.main import require_writable, run
-from run_folder import layout
-from storage import atomic, paths
+from cnmc.cli import fold_runs
+from cnmc.cli.main import require_writable, run
+from cnmc.run_folder import layout
+from cnmc.storage import atomic, paths
 from trainer import flags as trainer_flags
 from trainer.config import dataset_label
 
@@ -34,7 +34,7 @@ THIRDS = ("[:33%]", "[33%:67%]", "[67%:]")
 
 def split_plans(folds=FOLD_SPLITS) -> dict[str, list[tuple[str, tuple[str, ...], str]]]:
   """{"by_subject": [...], "by_image": [...]}, each a list of (run name, training splits, validation split)."""
-  from evaluation.cross_validation import fold_plan
+  from cnmc.evaluation.cross_validation import fold_plan
   by_subject = [(f"by_subject_{held_out}", training, held_out)
                 for held_out, training in fold_plan(folds)]
   by_image = [(f"by_image_third_{k}", tuple(f"{f}{THIRDS[j]}" for f in folds for j in range(3) if j != k),
@@ -48,7 +48,7 @@ def shared_subjects(builder, training: tuple[str, ...], held_out: str) -> int:
 
 
 def main():
-  from evaluation import cross_validation, inference, sources  # import TensorFlow: after flag parsing
+  from cnmc.evaluation import cross_validation, inference, sources  # import TensorFlow: after flag parsing
   arguments = fold_runs.passthrough_flags()
   config = trainer_flags.config_from_flags()
   demo_dir = (paths.expand_path(DEMO_DIR.value)

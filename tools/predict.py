@@ -21,9 +21,9 @@ import os
 from absl import flags
 
 from cnmc_tfds.vocabulary import CLASS_NAMES, TEST_SPLIT, file_order
-from storage import paths
-from cli import model_flags, scoring_flags
-from cli.main import run
+from cnmc.storage import paths
+from cnmc.cli import model_flags, scoring_flags
+from cnmc.cli.main import run
 
 flags.adopt_module_key_flags(model_flags)  # --help lists --model, --model_dir, --output_dir, ...
 flags.adopt_module_key_flags(scoring_flags)
@@ -34,7 +34,7 @@ IMAGES = flags.DEFINE_string("images", None, "A folder of BMP/PNG cell images to
 
 def _reader(run):
   """(name of the source, read(image_size) -> batches of {"image", "file_name"}, number of images)."""
-  from evaluation import image_folder, sources
+  from cnmc.evaluation import image_folder, sources
   batch_size = model_flags.BATCH_SIZE.value
   if IMAGES.value:
     folder = paths.expand_path(IMAGES.value)
@@ -54,8 +54,8 @@ def _source_name() -> str:
 
 
 def predict(models: list[str], model_dirs: list[str]) -> str:
-  from evaluation import ensembles, submission
-  from storage import result_dirs
+  from cnmc.evaluation import ensembles, submission
+  from cnmc.storage import result_dirs
 
   count = len(models) + len(model_dirs)
   first = ensembles.first_model_path(models, model_dirs)

@@ -10,7 +10,7 @@ import json
 
 from absl import app
 
-from cli.main import run
+from cnmc.cli.main import run
 
 
 def main(arguments: list[str]):

@@ -9,7 +9,7 @@ import sys
 
 from absl import flags
 
-from console import exits, quiet
+from cnmc.console import exits, quiet
 from trainer import flags as trainer_flags, run_dir
 from trainer.errors import TrainerError
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from pictures.grids import captioned, confusion_matrix_picture, image_grid, save_picture
+from cnmc.pictures.grids import captioned, confusion_matrix_picture, image_grid, save_picture
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):

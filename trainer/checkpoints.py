@@ -25,8 +25,8 @@ import keras
 import numpy as np
 from absl import logging
 
-from run_folder.layout import BACKUP_DIR, BEST_MODEL, HISTORY, STATE
-from storage import atomic
+from cnmc.run_folder.layout import BACKUP_DIR, BEST_MODEL, HISTORY, STATE
+from cnmc.storage import atomic
 from trainer.errors import TrainerError
 
 KEPT_WEIGHTS = 2  # the newest and its predecessor, in case the newest is damaged

@@ -2,8 +2,8 @@
 
 from absl import flags
 
-from console.bounded_flags import define_fraction, define_non_negative_float, define_positive_float
-from storage import paths
+from cnmc.console.bounded_flags import define_fraction, define_non_negative_float, define_positive_float
+from cnmc.storage import paths
 from trainer import backbones
 from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.errors import TrainerError

@@ -11,7 +11,7 @@ from keras.src.losses.loss import unscale_loss_for_distribution  # as Keras' own
 from pipeline.augment import CellAugmentation
 from pipeline.mixing import MixupCutmix
 from pipeline.input_transforms import input_transform_layer
-from run_folder import layout
+from cnmc.run_folder import layout
 from trainer.backbones import Backbone
 from trainer.weights import build_with_weights
 

@@ -9,7 +9,7 @@ import glob
 import json
 import os
 
-from run_folder import layout
+from cnmc.run_folder import layout
 
 
 def profile_runs(model_dir: str) -> list[str]:

@@ -5,8 +5,8 @@ import os
 
 import keras
 
-from console import exits
-from run_folder import layout
+from cnmc.console import exits
+from cnmc.run_folder import layout
 
 
 class Progress(keras.callbacks.Callback):

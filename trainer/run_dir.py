@@ -12,8 +12,8 @@ import shlex
 import shutil
 import sys
 
-from run_folder import layout, record
-from storage import locks, paths
+from cnmc.run_folder import layout, record
+from cnmc.storage import locks, paths
 from trainer import backbones
 from trainer.distributed import cluster
 from trainer.config import TrainConfig, dataset_label

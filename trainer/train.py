@@ -20,9 +20,9 @@ from absl import logging
 
 from cnmc_tfds.loading import load_builder
 from cnmc_tfds.vocabulary import ALL, HEM
-from console import exits
-from run_folder import layout, record
-from storage import atomic
+from cnmc.console import exits
+from cnmc.run_folder import layout, record
+from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from pipeline.input_transforms import TARGET_MEAN, TARGET_STD, InputTransform, input_transform_layer
 from trainer import backbones
 from trainer.model import build_classifier, inference_model

@@ -23,7 +23,7 @@ import warnings
 from absl import flags
 from absl import logging
 
-from console import exits, quiet
+from cnmc.console import exits, quiet
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PROJECT = {path.parent.name for path in REPO.glob("*/__init__.py")}

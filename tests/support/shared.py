@@ -2,7 +2,7 @@
 
 import pathlib
 
-from storage.locks import ProcessLock
+from cnmc.storage.locks import ProcessLock
 
 
 def run_folder(tmp_path_factory, worker_id: str) -> pathlib.Path:

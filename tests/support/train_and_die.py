@@ -19,9 +19,9 @@ import sys
 import keras
 import tensorflow_datasets as tfds
 
-from console import exits
-from run_folder import layout
-from storage import atomic
+from cnmc.console import exits
+from cnmc.run_folder import layout
+from cnmc.storage import atomic
 from trainer import checkpoints, flags as trainer_flags
 from trainer.train import run
 

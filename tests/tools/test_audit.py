@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from run_folder import layout, record
+from cnmc.run_folder import layout, record
 from tests.support import in_process
-from evaluation import cross_validation
+from cnmc.evaluation import cross_validation
 from tests.trainer.helpers import tiny_config
 from trainer.train import run
 

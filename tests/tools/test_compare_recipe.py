@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support import in_process
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from run_folder import layout
-from evaluation import tricks
+from cnmc.run_folder import layout
+from cnmc.evaluation import tricks
 from tests.support import in_process
 from tests.support.subprocesses import module
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support import in_process
 from tests.support import subprocesses
 

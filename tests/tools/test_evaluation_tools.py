@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from cnmc_tfds.cnmc.layout import FINAL_DIR
-from evaluation.scores import classification_scores
+from cnmc.evaluation.scores import classification_scores
 from tests.support import in_process, subprocesses
 from tests.trainer.helpers import history
 
@@ -341,11 +341,11 @@ def test_a_damaged_dataset_is_named_by_the_tools_too(trained_run, tiny_synthetic
 # The tool as a user runs it, but its predictions take a minute: a Ctrl-C then lands mid-work, every time.
 SLOW_PREDICTIONS = """
 import runpy, sys, time
-from cli import main
+from cnmc.cli import main
 share_gpu_memory = main.share_gpu_memory
 def and_slow_predictions():  # the tool has started TensorFlow (quietly) and is about to work
   share_gpu_memory()
-  from evaluation import inference
+  from cnmc.evaluation import inference
   predict = inference.predict_models  # every prediction pass goes through it
   def slowly(models, batches, *args, **kwargs):
     def slow_batches():

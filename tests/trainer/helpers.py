@@ -20,7 +20,7 @@ def tiny_config(model_dir, **overrides) -> TrainConfig:
 
 def history(model_dir) -> list[dict]:
   """history.csv as a list of {column: float}, as every reader of a run folder reads it."""
-  from run_folder import record
+  from cnmc.run_folder import record
   return record.read_history(str(model_dir))
 
 

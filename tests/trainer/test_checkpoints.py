@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.trainer.helpers import history, tiny_config
 from trainer import checkpoints
 from trainer.errors import TrainerError

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support import in_process
 from tests.support.subprocesses import REPO, environment
 from tests.trainer.helpers import SMALL_FLAGS, assert_one_clear_error, small_trainer, tiny_config

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support.subprocesses import REPO, as_from_a_terminal, environment
 from tests.trainer.helpers import history
 

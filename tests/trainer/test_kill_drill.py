@@ -22,7 +22,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401  (and these metrics)
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support.subprocesses import REPO, environment, python
 from tests.trainer.helpers import history
 

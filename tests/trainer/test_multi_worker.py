@@ -16,7 +16,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support.subprocesses import REPO, as_from_a_terminal, environment, module
 from tests.trainer.helpers import best_epoch, history, read_json
 from tools.launch_local import free_ports, tf_config

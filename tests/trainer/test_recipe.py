@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from trainer import recipe
 from trainer.averaging import AveragedWeights, ValidateAveraged
 from trainer.model import Classifier

@@ -8,7 +8,7 @@ import pytest
 
 import pipeline.augment  # noqa: F401  (the saved model holds its layer)
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support.subprocesses import python
 from tests.trainer.helpers import history, read_json, tiny_config
 

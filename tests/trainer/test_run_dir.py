@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from tests.support import in_process
 from tests.support.subprocesses import REPO, environment, module
 from tests.trainer.helpers import SMALL_FLAGS, assert_one_clear_error, history, small_trainer, tiny_config

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from run_folder import layout
+from cnmc.run_folder import layout
 from trainer import profiles
 from trainer.train import run
 from tests.trainer.helpers import best_epoch, history, read_json, tiny_config
