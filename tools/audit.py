@@ -93,8 +93,10 @@ def main():
   builder = sources.dataset_builder(fold_record, None, None)
   cells = audit.gather(runs, builder, BATCH_SIZE.value, progress=lambda text: print(text, flush=True))
   print(f"Looking for label errors, near-duplicates and outliers among {len(cells['label'])} cells ...", flush=True)
-  issues = audit.find_issues(cells)
-  facts = audit.summary(cells, issues)
+  found = audit.find_issues(cells)
+  evidence = audit.judge_evidence(cells, found)
+  issues, withheld = audit.trusted_findings(found, evidence)  # what the fold models' evidence cannot carry is left out
+  facts = {**audit.summary(cells, issues), "evidence": {**evidence, "withheld": withheld}}
   manifest = audit.planted_manifest(builder)
   if manifest is not None:  # a test bed with known faults: how many the audit found
     facts["planted"] = audit.planted_scores(issues, manifest)

@@ -5,6 +5,11 @@ Every labelled cell gets an out-of-sample P(ALL): a training-fold cell from the 
 out, a validation cell from the mean of all fold runs (none trained on it). Every cell gets one embedding: its
 pooled backbone features under every fold model, joined (neighbours.joint_embedding), so that cells of all
 splits sit in one space. Exact copies are found by hashing the pixels the models see.
+
+Findings from the models are only as good as the models: when they cannot tell ALL from HEM (an out-of-fold AUC
+whose interval over subjects holds 0.5, or one P(ALL) for every cell), no label issue, look-alike or outlier is
+announced; when the embedding collapses (most cells look-alikes of others), no look-alike or outlier is. Identical
+pixels are facts whatever the models learnt.
 """
 
 import dataclasses
@@ -14,11 +19,13 @@ import os
 import numpy as np
 
 from cnmc_tfds.vocabulary import CLASS_NAMES, FOLD_SPLITS, VALIDATION_SPLIT
-from cnmc.evaluation import inference, neighbours, sources
+from cnmc.evaluation import inference, intervals, neighbours, sources
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import layout, record
 
 KINDS = ("label_issues", "near_duplicates", "outliers")
+MIN_PREDICTION_SD = 0.02  # out-of-fold P(ALL) spread below this: the models answer one value for every cell
+MAX_LOOKALIKE_SHARE = 0.5  # more cells than this in look-alike pairs: the embedding tells cells apart no more
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +148,48 @@ def find_issues(cells: dict[str, np.ndarray]) -> dict[str, list[dict]]:
   return {"label_issues": label_rows, "near_duplicates": duplicate_rows, "outliers": outlier_rows}
 
 
+def judge_evidence(cells: dict[str, np.ndarray], issues: dict[str, list[dict]], seed: int = 0) -> dict:
+  """Whether the fold models separate the classes and whether their embedding still tells cells apart.
+
+  Returns:
+    {"out_of_fold_auc": the AUC with its interval over subjects (None with fewer than two subjects of a class),
+    "p_all_sd", "lookalike_share" (cells in look-alike pairs that differ in their pixels),
+    "models_separate_classes", "embedding_tells_cells_apart", "warnings": sentences, worst first}.
+  """
+  labels, probabilities = cells["label"], cells["probability"]
+  warnings = []
+  try:
+    auc = intervals.subject_intervals(labels, probabilities, cells["subject_id"], seed=seed)["auc"]
+  except intervals.TooFewSubjects as error:
+    auc = None
+    warnings.append(f"Too few subjects to judge the fold models ({error}).")
+  spread = float(np.std(probabilities))
+  if auc is not None and auc["low"] <= 0.5:
+    warnings.append(f"The fold models cannot tell ALL from HEM: out-of-fold AUC {intervals.format_interval(auc)} "
+                    "(95 % interval over subjects) holds 0.5.")
+  if spread < MIN_PREDICTION_SD:
+    warnings.append(f"The fold models give nearly one P(ALL) to every cell (sd {spread:.4f}).")
+  lookalikes = {row[key] for row in issues["near_duplicates"] if not row["identical_pixels"]
+                for key in ("file_name", "partner_file_name")}
+  share = len(lookalikes) / max(1, len(labels))
+  if share > MAX_LOOKALIKE_SHARE:
+    warnings.append(f"The fold models' embedding has collapsed: {100 * share:.0f} % of the cells look alike to "
+                    "another cell.")
+  separate = auc is not None and auc["low"] > 0.5 and spread >= MIN_PREDICTION_SD
+  return {"out_of_fold_auc": auc, "p_all_sd": spread, "lookalike_share": share, "models_separate_classes": separate,
+          "embedding_tells_cells_apart": separate and share <= MAX_LOOKALIKE_SHARE, "warnings": warnings}
+
+
+def trusted_findings(issues: dict[str, list[dict]], evidence: dict) -> tuple[dict[str, list[dict]], dict[str, int]]:
+  """The findings the evidence supports, and how many of each kind were withheld: label issues need models that
+  separate the classes; look-alikes and outliers an embedding that tells cells apart; identical pixels nothing."""
+  keep = {"label_issues": evidence["models_separate_classes"], "outliers": evidence["embedding_tells_cells_apart"]}
+  trusted = {kind: rows if keep.get(kind, True) else [] for kind, rows in issues.items()}
+  if not evidence["embedding_tells_cells_apart"]:
+    trusted["near_duplicates"] = [row for row in issues["near_duplicates"] if row["identical_pixels"]]
+  return trusted, {kind: len(issues[kind]) - len(trusted[kind]) for kind in issues}
+
+
 def summary(cells: dict[str, np.ndarray], issues: dict[str, list[dict]]) -> dict:
   """Counts per kind, per subject and per split (a duplicate counts for both cells' subject and split)."""
   def count(rows, key):
@@ -161,6 +210,14 @@ def summary_text(facts: dict, subjects_shown: int | None = None) -> str:
   """The one-page summary, Markdown; per kind, the subjects with the most findings first (only the first
   subjects_shown of them, if given: the console's version)."""
   lines = [f"Audit of {facts['cells']} labelled cells ({', '.join(facts['splits'])}).", ""]
+  evidence = facts.get("evidence")
+  if evidence and evidence["warnings"]:
+    named = {"label_issues": "label issues", "near_duplicates": "look-alike pairs", "outliers": "outliers"}
+    withheld = ", ".join(f"{evidence['withheld'][kind]} {named[kind]}" for kind in KINDS if evidence["withheld"][kind])
+    lines += ["**The findings below cannot rest on these fold models.** " + " ".join(evidence["warnings"]),
+              f"Withheld: {withheld or 'nothing was found'}; pixel-identical copies are still reported. Train the "
+              "cross-validation until its folds score well above chance (more epochs, steps or images), then audit "
+              "again.", ""]
   if facts["leaking_copies"]:
     lines += [f"**LEAK: {facts['leaking_copies']} pairs of identical cells sit in different subjects or splits** "
               "(near_duplicates.csv, leak and identical_pixels True): a model can be scored on a copy of a cell it "
@@ -169,6 +226,9 @@ def summary_text(facts: dict, subjects_shown: int | None = None) -> str:
     lines += [f"{facts['leaking_lookalikes']} near-duplicate pairs in different subjects or splits look alike to "
               "the models but differ in their pixels (leak True, identical_pixels False): look at "
               "near_duplicates.png; a cell imaged twice or re-encoded would be one of these.", ""]
+  if evidence and evidence["out_of_fold_auc"]:
+    lines += [f"The fold models' out-of-fold AUC: {intervals.format_interval(evidence['out_of_fold_auc'])} (95 % "
+              "interval over subjects).", ""]
   lines += ["| finding | cells or pairs |", "|---|---|"]
   lines += [f"| {kind.replace('_', ' ')} | {n} |" for kind, n in facts["counts"].items()]
   if "planted" in facts:

@@ -1,0 +1,72 @@
+"""The subject bootstrap: each resample scores as scikit-learn does on the resampled cells, both classes are in
+every resample, a seed repeats it, and one subject of a class is refused rather than given a fake interval."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn import metrics
+
+from cnmc.evaluation import intervals
+
+
+def cells(seed: int, subjects: int = 12, per_subject: int = 15):
+  rng = np.random.default_rng(seed)
+  subject = np.repeat(np.arange(subjects), per_subject)
+  labels = (subject % 2).astype(int)
+  effect = rng.normal(0, 0.15, subjects)[subject]  # a subject's cells lean together
+  probabilities = np.clip(0.5 + 0.25 * (labels - 0.5) + effect + rng.normal(0, 0.2, len(subject)), 0, 1).round(2)
+  return labels, probabilities, np.array([f"S{s}" for s in subject])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), threshold=st.sampled_from([0.3, 0.5, 0.7]))
+def test_each_resample_scores_what_scikit_learn_gives_on_the_cells_it_repeats(seed, threshold):
+  labels, probabilities, subjects = cells(seed)
+  weights = intervals.subject_weights(labels, subjects, resamples=3, seed=seed)
+  scores = intervals.weighted_scores(labels, probabilities, weights, threshold)
+  for row in range(3):
+    cell = np.repeat(np.arange(len(labels)), weights[row].astype(int))
+    truth, called = labels[cell], (probabilities[cell] >= threshold).astype(int)
+    assert set(truth) == {0, 1}  # ALL and HEM subjects are drawn separately
+    expected = {"auc": metrics.roc_auc_score(truth, probabilities[cell]),
+                "weighted_f1": metrics.f1_score(truth, called, average="weighted", zero_division=0.0),
+                "accuracy": metrics.accuracy_score(truth, called),
+                "sensitivity": metrics.recall_score(truth, called, zero_division=0.0),
+                "specificity": metrics.recall_score(1 - truth, 1 - called, zero_division=0.0)}
+    for name, value in expected.items():
+      assert scores[name][row] == pytest.approx(value, abs=1e-9), name
+
+
+def test_a_subject_is_drawn_whole_and_each_class_keeps_its_number_of_subjects():
+  labels, _, subjects = cells(0)
+  weights = intervals.subject_weights(labels, subjects, resamples=50, seed=1)
+  for name in set(subjects):
+    mine = weights[:, subjects == name]
+    assert (mine == mine[:, :1]).all()  # every cell of a subject weighs the same in a resample
+  assert (weights[:, labels == 1].sum(axis=1) == 6 * 15).all() and (weights[:, labels == 0].sum(axis=1) == 90).all()
+
+
+def test_intervals_hold_the_value_are_repeatable_for_a_seed_and_change_with_it():
+  labels, probabilities, subjects = cells(3)
+  first = intervals.subject_intervals(labels, probabilities, subjects, resamples=500, seed=7)
+  assert first == intervals.subject_intervals(labels, probabilities, subjects, resamples=500, seed=7)
+  assert first != intervals.subject_intervals(labels, probabilities, subjects, resamples=500, seed=8)
+  for name, score in first.items():
+    assert score["low"] <= score["value"] <= score["high"], name
+    assert score["low"] < score["high"] and score["resamples"] == 500 and score["unit"] == "subject"
+  assert first["auc"]["value"] == pytest.approx(metrics.roc_auc_score(labels, probabilities))
+  assert intervals.format_interval(first["auc"]).count("[") == 1
+
+
+def test_one_subject_of_a_class_is_refused_with_a_reason():
+  labels, probabilities, subjects = np.array([0, 0, 1, 1, 1]), np.array([.1, .2, .8, .9, .7]), ["H1", "H1", *"AAB"]
+  with pytest.raises(intervals.TooFewSubjects, match="1 HEM subject"):
+    intervals.subject_intervals(labels, probabilities, subjects)
+
+
+def test_two_thousand_resamples_of_the_final_test_size_take_under_a_second():
+  import time
+  labels, probabilities, subjects = cells(5, subjects=40, per_subject=65)  # 2,600 cells
+  start = time.perf_counter()
+  intervals.subject_intervals(labels, probabilities, subjects, resamples=2000)
+  assert time.perf_counter() - start < 3  # 0.2 s measured here (BUILD.md); slack for a busy machine
