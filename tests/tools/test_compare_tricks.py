@@ -32,7 +32,10 @@ def test_the_comparison_trains_scores_and_writes_the_table(tiny_synthetic, tmp_p
 
 def test_the_splits_and_seeds_are_the_tools_own(tmp_path):
   result = in_process.module("tools.compare_tricks", "--seed=3", f"--compare_dir={tmp_path}")
-  assert result.returncode == 1 and "sets" in result.stderr and "seed" in result.stderr.splitlines()[-1]
+  assert result.returncode == 1 and result.stderr.splitlines()[-1] == (
+      "error: --seed: this tool sets the training and validation splits and each run's folder, and --seed, "
+      "--input_transform, itself.")
+  assert not (tmp_path / "seed3-rgb").exists()
 
 
 @pytest.mark.slow  # the tool starts a trainer

@@ -10,6 +10,7 @@ from cnmc.run_folder import layout
 from trainer import profiles
 from trainer.train import run
 from tests.trainer.helpers import best_epoch, history, read_json, tiny_config
+from tests.support.pictures import assert_picture
 
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -77,10 +78,9 @@ def test_every_epoch_metric_reaches_tensorboard(finished_run):
 
 def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
   model_dir, _ = finished_run
-  assert (model_dir / "augmented_samples.png").stat().st_size > 0
-  assert (model_dir / "confusion_matrix.png").stat().st_size > 0
-  assert "augmented_samples" in scalar_tags(model_dir / "logs" / "train")
-  assert "confusion_matrix" in scalar_tags(model_dir / "logs" / "validation")
+  samples = assert_picture(model_dir / "augmented_samples.png", model_dir / "logs" / "train", "augmented_samples")
+  assert samples.shape[0] >= 2 * 32 and samples.shape[1] >= 4 * 32  # a grid of 32 px cells
+  assert_picture(model_dir / "confusion_matrix.png", model_dir / "logs" / "validation", "confusion_matrix")
 
 
 def test_exported_models_load_in_plain_keras_and_predict_what_the_trainer_does(finished_run, tmp_path):
