@@ -28,6 +28,16 @@ def base_splits(expression: str) -> list[str]:
   return [part.split("[")[0].strip() for part in expression.split("+")]
 
 
+def unknown_splits(expression: str, known) -> list[str]:
+  """The splits a split expression reads that a dataset with the splits `known` does not have."""
+  return [base for base in base_splits(expression) if base not in known]
+
+
+def reads_test(expression: str) -> bool:
+  """Whether a split expression reads the unlabelled final test split."""
+  return TEST_SPLIT in base_splits(expression)
+
+
 def image_number(name: str) -> int | None:
   """17 for '17.bmp' (or .png); None for a name that is not a number."""
   match = NUMBERED_IMAGE.match(name)

@@ -241,8 +241,13 @@ def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, ba
     dataset = dataset.map(lambda images, labels: (images, labels, tf.gather(table, labels)))
   dataset = dataset.prefetch(_AUTOTUNE)
   dataset = dataset.with_options(_options(deterministic, sharded=input_context is not None))
-  return TrainInput(dataset=dataset, steps_per_epoch=max(1, sum(counts.values()) // batch_size),
+  return TrainInput(dataset=dataset, steps_per_epoch=batches_per_pass(counts, batch_size),
                     class_counts=counts, class_weight=weights)
+
+
+def batches_per_pass(counts: dict[int, int], batch_size: int) -> int:
+  """Whole batches in one pass over a split of these label counts (at least one)."""
+  return max(1, sum(counts.values()) // batch_size)
 
 
 def make_eval_dataset(builder, split: str = VALIDATION_SPLIT, *, image_size: int, batch_size: int,

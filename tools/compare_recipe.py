@@ -20,23 +20,23 @@ from cnmc.cli.comparison_flags import SCORE_SPLIT, TRAIN, TUNE
 from cnmc.cli.main import fail, require_writable, run
 from cnmc.run_folder import layout
 from cnmc.storage import atomic
-from trainer import flags as trainer_flags
+from trainer.config import flag_text, names_where
 
 flags.adopt_module_key_flags(comparison_flags)  # --help lists its flags and the trainer's
+__doc__ += comparison_flags.CPU_SIZED_HELP  # --help says what the runs use
 
 RECIPES = flags.DEFINE_list("recipes", None, "Only these rows (plain, ema, label_smoothing, warmup, clipping, "
                             "accumulation, mixup, cutmix, all); default every one.")
-OWN_FLAGS = ("seed", "ema_decay", "label_smoothing", "warmup_steps", "clipnorm", "accumulation_steps", "mixup_alpha",
-             "cutmix_alpha")  # set per run here
 
 
 def main():
   from cnmc.evaluation import inference, recipes, sources  # import TensorFlow: after flag parsing
-  arguments = comparison_flags.trainer_arguments(also_set_here=OWN_FLAGS)
-  config = trainer_flags.config_from_flags()
+  from trainer.recipe import compared_recipes
+  config = comparison_flags.base_config(set_here=names_where("recipe_feature"))
+  arguments = fold_runs.trainer_arguments(config)
   compare_dir = comparison_flags.compare_dir("recipe", config)
   require_writable("--compare_dir", compare_dir)
-  seeds, variants = comparison_flags.seeds(), recipes.recipes(config.batch_size, config.steps_per_epoch)
+  seeds, variants = comparison_flags.seeds(), compared_recipes(config.batch_size, config.steps_per_epoch)
   if RECIPES.value:
     unknown = sorted(set(RECIPES.value) - set(variants))
     if unknown:
@@ -45,9 +45,9 @@ def main():
   per_seed = []
   for seed in seeds:
     run_dirs = {}
-    for name, (_, extra) in variants.items():
+    for name, (_, changes) in variants.items():
       run_dirs[name] = os.path.join(compare_dir, f"seed{seed}-{name}")
-      fold_runs.train_run(run_dirs[name], TRAIN, TUNE, arguments + [f"--seed={seed}", *extra])
+      fold_runs.train_run(comparison_flags.run_config(config, run_dirs[name], seed=seed, **changes))
     first = os.path.join(next(iter(run_dirs.values())), layout.FINAL_MODEL)
     builder = sources.dataset_builder(inference.run_record(first), None, None)
     print(f"\n=== seed {seed}: scoring every recipe's final model on {SCORE_SPLIT.value} ===", flush=True)
@@ -59,7 +59,8 @@ def main():
             f"seeds {', '.join(map(str, seeds))} (mean ± sd); trainer flags: {' '.join(arguments)}")
   atomic.write_json(os.path.join(compare_dir, "recipe.json"), {
       "summary": summary, "per_seed": dict(zip(map(str, seeds), per_seed, strict=True)),
-      "recipes": {name: flags for name, (_, flags) in variants.items()}, "trainer_flags": arguments,
+      "recipes": {name: [f"--{k}={flag_text(k, v)}" for k, v in changes.items()]
+                  for name, (_, changes) in variants.items()}, "trainer_flags": arguments,
       "trained_on": list(TRAIN), "monitored_on": TUNE, "scored_on": SCORE_SPLIT.value})
   atomic.write_text(os.path.join(compare_dir, "recipe.md"), f"{header}\n\n{text}\n")
   print(f"\n{text}\n\nResults in {compare_dir}/recipe.json and .md")

@@ -22,28 +22,35 @@ from cnmc.cli.comparison_flags import SCORE_SPLIT, TRAIN, TUNE
 from cnmc.cli.main import require_writable, run
 from cnmc.run_folder import layout
 from cnmc.storage import atomic
-from trainer import flags as trainer_flags
+from trainer.config import names_where
 
 flags.adopt_module_key_flags(comparison_flags)  # --help lists its flags and the trainer's
 
-VARIANTS = {"rgb": (0, "rgb"), "rgb_second_seed": (100, "rgb"), "optical_density": (0, "optical_density"),
-            "stain_normalised": (0, "stain_normalised")}
+__doc__ += comparison_flags.CPU_SIZED_HELP  # --help says what the runs use
+
+
+def variants(seed: int) -> dict[str, dict]:
+  """{run name: the settings it changes} for one seed."""
+  return {"rgb": dict(seed=seed, input_transform="rgb"),
+          "rgb_second_seed": dict(seed=seed + 100, input_transform="rgb"),
+          "optical_density": dict(seed=seed, input_transform="optical_density"),
+          "stain_normalised": dict(seed=seed, input_transform="stain_normalised")}
 
 
 def main():
   from cnmc.evaluation import ensembles, inference, sources, tricks  # import TensorFlow: after flag parsing
-  arguments = comparison_flags.trainer_arguments(also_set_here=("seed", "input_transform"))
-  config = trainer_flags.config_from_flags()
+  varied = tuple(dict.fromkeys(name for changes in variants(0).values() for name in changes))
+  config = comparison_flags.base_config(set_here=tuple(name for name in varied if name not in names_where("per_seed")))
+  arguments = fold_runs.trainer_arguments(config)
   compare_dir = comparison_flags.compare_dir("tricks", config)
   require_writable("--compare_dir", compare_dir)
   seeds = comparison_flags.seeds()
   per_seed, chosen = [], {}
   for seed in seeds:
     models = {}
-    for variant, (offset, transform) in VARIANTS.items():
+    for variant, changes in variants(seed).items():
       run_dir = os.path.join(compare_dir, f"seed{seed}-{variant}")
-      fold_runs.train_run(run_dir, TRAIN, TUNE, arguments + [f"--seed={seed + offset}",
-                                                             f"--input_transform={transform}"])
+      fold_runs.train_run(comparison_flags.run_config(config, run_dir, **changes))
       models[variant] = os.path.join(run_dir, layout.FINAL_MODEL)
     builder = sources.dataset_builder(inference.run_record(models["rgb"]), None, None)
     batch = config.batch_size

@@ -10,6 +10,7 @@ model (not the best epoch: that choice would peek at the fold it is scored on) i
 held-out fold. Writes <cv_dir>/cross_validation.json and cross_validation.md (per fold, mean ± sd).
 """
 
+import dataclasses
 import os
 
 from absl import flags
@@ -19,7 +20,7 @@ from cnmc.cli import fold_runs
 from cnmc.cli.main import require_writable, run
 from cnmc.storage import atomic, paths
 from trainer import flags as trainer_flags
-from trainer.config import dataset_label
+from trainer.config import default_folder
 
 flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
 
@@ -30,16 +31,16 @@ FOLDS = flags.DEFINE_list("folds", list(FOLD_SPLITS), "The subject-disjoint fold
 
 def main():
   from cnmc.evaluation import cross_validation  # imports TensorFlow: after flag parsing
-  arguments = fold_runs.passthrough_flags()
+  fold_runs.refuse_given()
   config = trainer_flags.config_from_flags()  # checks the flags once, before any fold starts
+  arguments = fold_runs.trainer_arguments(config)
   plan = cross_validation.fold_plan(FOLDS.value)
-  cv_dir = (paths.expand_path(CV_DIR.value)
-            or os.path.join("runs", f"cv-{dataset_label(config.dataset)}-{config.backbone}"))
+  cv_dir = paths.expand_path(CV_DIR.value) or default_folder(config, "cv")
   require_writable("--cv_dir", cv_dir)
   per_fold = {}
   for held_out, training in plan:
     fold_dir = os.path.join(cv_dir, held_out)
-    fold_runs.train_run(fold_dir, training, held_out, arguments)
+    fold_runs.train_run(dataclasses.replace(config, train_splits=training, val_split=held_out, model_dir=fold_dir))
     per_fold[held_out] = cross_validation.score_run(fold_dir, held_out, config.batch_size)
   summary = cross_validation.summarise(list(per_fold.values()))
   results = {"folds": {held_out: {"trained_on": list(training), **per_fold[held_out]} for held_out, training in plan},

@@ -12,6 +12,7 @@ about the same number of training and validation images. The gap between the two
 random image-level split adds to the scores. Writes <demo_dir>/leakage.json and leakage.md.
 """
 
+import dataclasses
 import os
 
 from absl import flags
@@ -22,7 +23,7 @@ from cnmc.cli.main import require_writable, run
 from cnmc.run_folder import layout
 from cnmc.storage import atomic, paths
 from trainer import flags as trainer_flags
-from trainer.config import dataset_label
+from trainer.config import default_folder
 
 flags.adopt_module_key_flags(trainer_flags)  # --help lists the trainer flags it passes through
 
@@ -49,17 +50,17 @@ def shared_subjects(builder, training: tuple[str, ...], held_out: str) -> int:
 
 def main():
   from cnmc.evaluation import cross_validation, inference, sources  # import TensorFlow: after flag parsing
-  arguments = fold_runs.passthrough_flags()
+  fold_runs.refuse_given()
   config = trainer_flags.config_from_flags()
-  demo_dir = (paths.expand_path(DEMO_DIR.value)
-              or os.path.join("runs", f"leakage-{dataset_label(config.dataset)}-{config.backbone}"))
+  arguments = fold_runs.trainer_arguments(config)
+  demo_dir = paths.expand_path(DEMO_DIR.value) or default_folder(config, "leakage")
   require_writable("--demo_dir", demo_dir)
   results, sections = {}, []
   for kind, plan in split_plans().items():
     runs = {}
     for name, training, held_out in plan:
       run_dir = os.path.join(demo_dir, name)
-      fold_runs.train_run(run_dir, training, held_out, arguments)
+      fold_runs.train_run(dataclasses.replace(config, train_splits=training, val_split=held_out, model_dir=run_dir))
       runs[name] = cross_validation.score_run(run_dir, held_out, config.batch_size)
       builder = sources.dataset_builder(inference.run_record(os.path.join(run_dir, layout.FINAL_MODEL)), None, None)
       runs[name].update(trained_on=list(training), held_out=held_out,

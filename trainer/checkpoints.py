@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import glob
 import io
-import json
 import math
 import os
 
@@ -25,6 +24,7 @@ import keras
 import numpy as np
 from absl import logging
 
+from cnmc.run_folder import record
 from cnmc.run_folder.layout import BACKUP_DIR, BEST_MODEL, HISTORY, STATE
 from cnmc.storage import atomic
 from trainer.errors import TrainerError
@@ -92,20 +92,18 @@ def load_state(model_dir: str) -> RunState:
   for folder in (model_dir, _backup_dir(model_dir)):
     atomic.remove_strays(folder)
   path = os.path.join(_backup_dir(model_dir), STATE)
-  if not os.path.exists(path):
-    state = RunState()
-    if os.path.exists(os.path.join(model_dir, HISTORY)):  # history.csv is only written after a commit
-      raise TrainerError(f"{model_dir} holds a history.csv but no {BACKUP_DIR}/{STATE}: it was trained by an "
-                         f"older version of cnmc, or its {BACKUP_DIR}/ was removed, so it cannot be resumed "
-                         "safely. Train in a new --model_dir (this one is left as it is).")
-  else:
-    try:
-      with open(path) as f:
-        state = RunState(**json.load(f))
-    except (OSError, ValueError, TypeError) as error:
-      raise TrainerError(f"{path} is damaged ({error}). It records which epochs of the run in {model_dir} are "
-                         "finished; without it the run cannot resume. Move the folder aside and train again "
-                         "with a new --model_dir (its best.keras, if any, is a complete model).") from None
+  try:
+    committed = record.read_commit(model_dir)
+    state = RunState() if committed is None else RunState(**committed)
+  except (record.DamagedRecord, TypeError) as error:
+    problem = str(error) if isinstance(error, record.DamagedRecord) else f"{path} is damaged ({error})"
+    raise TrainerError(f"{problem}. It records which epochs of the run in {model_dir} are finished; without it the "
+                       "run cannot resume. Move the folder aside and train again with a new --model_dir (its "
+                       "best.keras, if any, is a complete model).") from None
+  if committed is None and os.path.exists(os.path.join(model_dir, HISTORY)):  # written only after a commit
+    raise TrainerError(f"{model_dir} holds a history.csv but no {BACKUP_DIR}/{STATE}: it was trained by an "
+                       f"older version of cnmc, or its {BACKUP_DIR}/ was removed, so it cannot be resumed "
+                       "safely. Train in a new --model_dir (this one is left as it is).")
   finish_commit(model_dir, state)
   return state
 

@@ -6,8 +6,8 @@ import io
 import tensorflow as tf
 from absl import logging
 
-from cnmc_tfds.vocabulary import ALL, HEM, TEST_SPLIT, base_splits
-from pipeline.input_pipeline import make_eval_dataset, make_train_dataset, split_index
+from cnmc_tfds.vocabulary import ALL, HEM, reads_test, unknown_splits
+from pipeline.input_pipeline import batches_per_pass, make_eval_dataset, make_train_dataset, split_index
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 
@@ -39,10 +39,9 @@ def check_splits(builder, config: TrainConfig, exclude: frozenset[str] = frozens
   """
   known = set(builder.info.splits)
   for split in (*config.train_splits, config.val_split):
-    for base in base_splits(split):
-      if base not in known:
-        raise TrainerError(f"The split {base!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
-  if TEST_SPLIT in {b for s in (*config.train_splits, config.val_split) for b in base_splits(s)}:
+    for base in unknown_splits(split, known):
+      raise TrainerError(f"The split {base!r} is not in {config.dataset} (it has {', '.join(sorted(known))}).")
+  if any(reads_test(split) for split in (*config.train_splits, config.val_split)):
     raise TrainerError("The 'test' split is unlabelled (the challenge's final set): train and validate on "
                        "fold_0..fold_2 and validation.")
   if config.val_split in config.train_splits:
@@ -90,7 +89,7 @@ def train_split(config: TrainConfig) -> str:
 
 def steps_per_epoch(config: TrainConfig, counts: dict[int, int]) -> int:
   """--steps_per_epoch, or the batches of one pass over the training split."""
-  return config.steps_per_epoch or max(1, sum(counts.values()) // config.batch_size)
+  return config.steps_per_epoch or batches_per_pass(counts, config.batch_size)
 
 
 def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,

@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, settings
 
 HPARAMS_RUN = "hparams"  # the TensorBoard run (sub-folder of logs/) that holds them
 METRICS = ("weighted_f1", "auc", "sensitivity", "specificity")  # of the best validation epoch
@@ -29,8 +29,7 @@ def write_hparams(log_dir: str, config: TrainConfig, runtime: dict, best_row: di
     runtime: Runtime.to_json() of the run.
     best_row: the history row of the best validation epoch (None if no epoch was validated).
   """
-  values = {name: _plain(value) for name, value in config.to_json().items()
-            if name not in ("model_dir", "data_dir", "manual_dir")}
+  values = {name: _plain(value) for name, value in config.to_json().items() if settings()[name].in_hparams}
   values.update({f"runtime_{name}": _plain(value) for name, value in runtime.items()})
   with tf.summary.create_file_writer(os.path.join(log_dir, HPARAMS_RUN)).as_default() as writer:
     hp.hparams(values, trial_id=os.path.basename(os.path.dirname(os.path.abspath(log_dir))))

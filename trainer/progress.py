@@ -1,12 +1,10 @@
 """Where a run is, so that an interrupt (Ctrl-C, SIGTERM) ends in one line saying what is kept and how to go on."""
 
-import json
-import os
 
 import keras
 
 from cnmc.console import exits
-from cnmc.run_folder import layout
+from cnmc.run_folder import record
 
 
 class Progress(keras.callbacks.Callback):
@@ -60,7 +58,6 @@ class Progress(keras.callbacks.Callback):
 def committed_epochs(model_dir: str) -> int:
   """How many epochs the run folder's commit record holds (0 if none, or if the record cannot be read)."""
   try:
-    with open(os.path.join(model_dir, layout.BACKUP_DIR, layout.STATE)) as f:
-      return len(json.load(f)["history"])
-  except (OSError, ValueError, KeyError, TypeError):
+    return len((record.read_commit(model_dir) or {}).get("history", []))
+  except (record.DamagedRecord, AttributeError, TypeError):
     return 0

@@ -59,3 +59,27 @@ def check_accumulation(accumulation_steps: int, replicas: int) -> None:
     raise TrainerError(f"--accumulation_steps={accumulation_steps} works on one device only, and this run has "
                        f"{replicas} replicas (Keras' gradient accumulation cannot synchronise them). With several "
                        "devices, raise --batch_size instead: each replica takes its share of it.")
+
+
+def compared_recipes(batch_size: int, steps_per_epoch: int) -> dict[str, tuple[str, dict]]:
+  """What tools.compare_recipe trains: {run name: (row label, the settings it changes from the plain run)}, for
+  the plain run's batch and steps per epoch (0: a whole pass).
+
+  Accumulation halves the batch and doubles the steps: the same images per epoch and the same effective
+  batch as the plain run, in half the memory. Warm-up lasts the first epoch (50 steps when an epoch is a
+  whole pass of unknown length).
+  """
+  steps = steps_per_epoch
+  accumulation = dict(accumulation_steps=2, batch_size=max(1, batch_size // 2),
+                      **(dict(steps_per_epoch=2 * steps) if steps else {}))
+  features = {
+      "ema": ("+ EMA 0.99", dict(ema_decay=0.99)),
+      "label_smoothing": ("+ label smoothing 0.1", dict(label_smoothing=0.1)),
+      "warmup": ("+ warm-up (1 epoch)", dict(warmup_steps=steps or 50)),
+      "clipping": ("+ clipping to norm 1", dict(clipnorm=1.0)),
+      "accumulation": ("+ accumulation 2 x half batch", accumulation),
+      "mixup": ("+ mixup 0.2", dict(mixup_alpha=0.2)),
+      "cutmix": ("+ cutmix 1.0", dict(cutmix_alpha=1.0)),
+  }
+  everything = {name: value for _, changes in features.values() for name, value in changes.items()}
+  return {"plain": ("plain", {}), **features, "all": ("all together", everything)}

@@ -16,18 +16,14 @@ from cnmc.run_folder import layout, record
 from cnmc.storage import locks, paths
 from trainer import backbones
 from trainer.distributed import cluster
-from trainer.config import TrainConfig, dataset_label
+from trainer.config import TrainConfig, default_folder, names_where, shell_command
 from trainer.errors import TrainerError
 from trainer.weights import resolve_weights
 
-# Settings that may change when a run in --model_dir is continued: they do not change the model,
-# the data or the optimisation of the epochs already trained.
-RESUMABLE_CHANGES = {"epochs", "profile_steps", "model_dir", "data_dir", "manual_dir", "validation_steps",
-                     "saved_model", "peer_timeout", "slurm_port"}
 
 
 def default_model_dir(config: TrainConfig, image_size: int) -> str:
-  return os.path.join("runs", f"{dataset_label(config.dataset)}-{config.backbone}-{image_size}px")
+  return default_folder(config, size=image_size)
 
 
 def resolve(config: TrainConfig) -> tuple[backbones.Backbone, int, str]:
@@ -104,16 +100,12 @@ def resume_command(config: TrainConfig) -> str:
   """The command that continues this run: the one typed, or (called from Python) its flags spelled out."""
   if sys.argv and sys.argv[0].endswith(os.path.join("trainer", "__main__.py")):
     return shlex.join(["python", "-m", "trainer", *sys.argv[1:]])
-  defaults, values = TrainConfig().to_json(), config.to_json()
-  changed = [f"--{name}={','.join(map(str, value)) if isinstance(value, (tuple, list)) else value}"
-             for name, value in values.items() if value != defaults[name] and value is not None]
-  return shlex.join(["python", "-m", "trainer", *changed])
+  return shell_command(config)
 
 
 def has_committed_epoch(model_dir: str) -> bool:
   """Whether a run in model_dir finished at least one epoch (or the whole run)."""
-  return any(os.path.exists(os.path.join(model_dir, *parts))
-             for parts in ((layout.BACKUP_DIR, layout.STATE), (layout.RESULTS,), (layout.HISTORY,)))
+  return record.has_finished_epoch(model_dir)
 
 
 def check_model_dir(config: TrainConfig, model_dir: str) -> None:
@@ -135,7 +127,7 @@ def check_model_dir(config: TrainConfig, model_dir: str) -> None:
   current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
   defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
   changed = sorted(k for k in current.keys() | previous.keys()
-                   if k not in RESUMABLE_CHANGES and current.get(k) != previous.get(k, defaults.get(k)))
+                   if k not in names_where("resumable") and current.get(k) != previous.get(k, defaults.get(k)))
   if changed:
     details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
     raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "

@@ -12,34 +12,35 @@ import statistics
 
 import numpy as np
 
-VARIANTS = {  # name: TrainConfig fields changed from the plain run
+VARIANTS = {  # name: the settings changed from the plain run (their changes of the trainer's settings)
     "plain": {},
-    "ema": {"ema_decay": 0.999},
-    "label_smoothing": {"label_smoothing": 0.1},
-    "warmup": {"warmup_steps": 100},
-    "clipping": {"clipnorm": 1.0},
-    "accumulation": {"accumulation_steps": 2},
-    "mixup": {"mixup_alpha": 0.2},
-    "cutmix": {"cutmix_alpha": 1.0},
-    "all": {"ema_decay": 0.999, "label_smoothing": 0.1, "warmup_steps": 100, "clipnorm": 1.0, "accumulation_steps": 2,
-            "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
+    "ema": dict(ema_decay=0.999),
+    "label_smoothing": dict(label_smoothing=0.1),
+    "warmup": dict(warmup_steps=100),
+    "clipping": dict(clipnorm=1.0),
+    "accumulation": dict(accumulation_steps=2),
+    "mixup": dict(mixup_alpha=0.2),
+    "cutmix": dict(cutmix_alpha=1.0),
 }
+VARIANTS["all"] = {name: value for changes in VARIANTS.values() for name, value in changes.items()}
 
 
-def _compiled(backbone_name: str, size: int, settings: dict, xla: bool):
+def _compiled(backbone_name: str, size: int, changes: dict, xla: bool):
+  import dataclasses
+
   import keras
   from pipeline.mixing import MixupCutmix
   from trainer import backbones, recipe
-  from trainer.config import AUGMENTATIONS
+  from trainer.config import AUGMENTATIONS, TrainConfig
   from trainer.metrics import training_metrics
   from trainer.model import build_classifier
+  config = dataclasses.replace(TrainConfig(), **changes)
   keras.utils.set_random_seed(0)
   model, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, AUGMENTATIONS["cells"], 0.3, seed=0)
-  model.label_smoothing = settings.get("label_smoothing", 0.0)
-  model.use_mixing(MixupCutmix(settings.get("mixup_alpha", 0.0), settings.get("cutmix_alpha", 0.0), seed=2))
-  model.compile(optimizer=recipe.optimizer("adam", 1e-4, "cosine", 10_000, settings.get("warmup_steps", 0),
-                                           settings.get("clipnorm", 0.0), settings.get("accumulation_steps", 1),
-                                           settings.get("ema_decay", 0.0)),
+  model.label_smoothing = config.label_smoothing
+  model.use_mixing(MixupCutmix(config.mixup_alpha, config.cutmix_alpha, seed=2))
+  model.compile(optimizer=recipe.optimizer("adam", 1e-4, "cosine", 10_000, config.warmup_steps, config.clipnorm,
+                                           config.accumulation_steps, config.ema_decay),
                 loss=keras.losses.BinaryCrossentropy(), metrics=training_metrics(), jit_compile=xla)
   return model
 

@@ -4,14 +4,14 @@ seeds, the scored split, the folds they train and monitor on, and CPU-sized runs
 Importing this module defines the flags and adopts the trainer's (they pass through to every run).
 """
 
-import os
+import dataclasses
 
 from absl import flags
 
 from cnmc.cli import fold_runs
 from cnmc.storage import paths
 from trainer import flags as trainer_flags
-from trainer.config import TrainConfig, dataset_label
+from trainer.config import TrainConfig, default_folder, flag_text, names_where, values_of
 
 flags.adopt_module_key_flags(trainer_flags)  # the tools adopt this module's: --help lists the trainer's too
 
@@ -21,30 +21,28 @@ SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "One comparison per seed; th
 flags.register_validator("seeds", lambda seeds: bool(seeds) and all(seed.isdigit() for seed in seeds),
                          "must list one or more non-negative whole numbers, e.g. 1,2,3")
 SCORE_SPLIT = flags.DEFINE_string("score_split", "validation", "The subject-disjoint split every method is scored on.")
+CPU_SIZED_HELP = ("Trainer flags not given (nor set by --quick) take the CPU-sized values: " + ", ".join(
+    f"--{name}={flag_text(name, value)}" for name, value in values_of("cpu_sized").items()) + ".")
 
 TRAIN, TUNE = ("fold_0", "fold_1"), "fold_2"  # every run trains on TRAIN and is monitored on TUNE
-# What the runs are without trainer flags: minutes each on a CPU.
-CPU_SIZED = {"backbone": "small_cnn", "weights": "none", "image_size": "64", "batch_size": "16", "epochs": "20",
-             "steps_per_epoch": "20", "profile_steps": "0,0"}
-
-for _name, _value in CPU_SIZED.items():
-  flags.FLAGS.set_default(_name, flags.FLAGS[_name].parser.parse(_value))  # --help shows what the runs use
 
 
-def trainer_arguments(also_set_here: tuple[str, ...]) -> list[str]:
-  """The trainer flags of every run: those given, and the CPU-sized settings for the rest (but those
-  --quick sets, when it is given); also_set_here are the tool's own per run, and refused."""
-  quick = trainer_flags.QUICK if flags.FLAGS.quick else {}
-  for name, value in CPU_SIZED.items():
-    if not flags.FLAGS[name].present and name not in quick:
-      flags.FLAGS[name].parse(value)  # now given, as far as the runs and config_from_flags are concerned
-  return fold_runs.passthrough_flags(also_set_here=also_set_here) + ["--nosaved_model"]
+def base_config(set_here: tuple[str, ...] = ()) -> TrainConfig:
+  """The settings every run starts from: the trainer flags given, the CPU-sized values for the rest (but those
+  --quick sets, when it is given), no SavedModel. The trainer flags the tool sets per run (the splits, the folder,
+  the seed and set_here) are refused."""
+  fold_runs.refuse_given((*names_where("per_seed"), *set_here))
+  return dataclasses.replace(trainer_flags.config_from_flags(defaults=values_of("cpu_sized")), saved_model=False)
+
+
+def run_config(base: TrainConfig, run_dir: str, **changes) -> TrainConfig:
+  """One run's settings: base trained on TRAIN, monitored on TUNE, in run_dir, with changes."""
+  return dataclasses.replace(base, train_splits=TRAIN, val_split=TUNE, model_dir=run_dir, **changes)
 
 
 def compare_dir(tool: str, config: TrainConfig) -> str:
   """--compare_dir, or runs/<tool>-<dataset>-<backbone>."""
-  return (paths.expand_path(COMPARE_DIR.value)
-          or os.path.join("runs", f"{tool}-{dataset_label(config.dataset)}-{config.backbone}"))
+  return paths.expand_path(COMPARE_DIR.value) or default_folder(config, tool)
 
 
 def seeds() -> list[int]:

@@ -1,8 +1,9 @@
-"""What cross_validate and leakage_demo share: trainer runs, each in a process of its own.
+"""What the tools that train share: trainer runs, each in a process of its own, started from settings.
 
-Each run is `python -m trainer` in a fresh process (a fresh TensorFlow each time, so runs do not
-depend on their order or each other's memory), with the trainer flags given to the calling tool
-passed through; a rerun skips finished runs and resumes an interrupted one.
+A tool reads the trainer's flags once into a TrainConfig (trainer.flags.config_from_flags), makes each run's
+settings as a changed copy of it, and starts `python -m trainer` with the flags that give exactly those settings
+(trainer.config.command_line, the same rendering as the resume command). A fresh process each time: runs do not
+depend on their order or each other's memory; a rerun skips finished runs and resumes an interrupted one.
 """
 
 import os
@@ -10,38 +11,36 @@ import signal
 import subprocess
 import sys
 
-from absl import app, flags
+from absl import app
 
 from cnmc.console import exits
-
 from trainer import flags as trainer_flags
+from trainer.config import TrainConfig, command_line, names_where
 
-SET_HERE = ("train_splits", "val_split", "model_dir")  # each run's own
 
-
-def passthrough_flags(also_set_here: tuple[str, ...] = ()) -> list[str]:
-  """The trainer flags given on this command line, as arguments for the trainer (refusing those the
-  tool sets for each run itself: the splits, the folder, and also_set_here)."""
-  given = [f for f in flags.FLAGS.get_key_flags_for_module(trainer_flags) if f.present]
-  refused = [f.name for f in given if f.name in SET_HERE + also_set_here]
+def refuse_given(set_here: tuple[str, ...] = ()) -> None:
+  """Refuses the trainer flags given on the command line that the tool sets for each run itself: the splits, the
+  folder (the fields per_run) and set_here."""
+  refused = [name for name in (*names_where("per_run"), *set_here) if name in trainer_flags.given()]
   if refused:
-    extra = f", and --{', --'.join(also_set_here)}," if also_set_here else ""
+    extra = f", and --{', --'.join(set_here)}," if set_here else ""
     raise app.UsageError(f"--{', --'.join(refused)}: this tool sets the training and validation splits and each "
                          f"run's folder{extra} itself.")
-  return [f.serialize() for f in given]
 
 
-def train_run(run_dir: str, training: tuple[str, ...], held_out: str, arguments: list[str]) -> None:
-  """Trains on `training`, validating on `held_out`, in run_dir (a finished run is kept, a broken one resumes)."""
-  command = [sys.executable, "-m", "trainer", *arguments, f"--train_splits={','.join(training)}",
-             f"--val_split={held_out}", f"--model_dir={run_dir}"]
-  print(f"\n=== {os.path.basename(run_dir)}: training on {' + '.join(training)}, scoring on {held_out} ===\n"
-        f"{' '.join(command)}", flush=True)
-  if _run_to_the_end(command, run_dir) != 0:
-    raise app.UsageError(f"Training in {run_dir} failed (its output is above). Fix the cause and rerun: "
+def trainer_arguments(config: TrainConfig) -> list[str]:
+  """The flags of `python -m trainer` that give config (what the tools record as their trainer flags)."""
+  return command_line(config)[3:]
+
+
+def train_run(config: TrainConfig) -> None:
+  """Trains as config says in its model_dir (a finished run is kept, a broken one resumes)."""
+  command = [sys.executable, *command_line(config)[1:]]
+  print(f"\n=== {os.path.basename(config.model_dir)}: training on {' + '.join(config.train_splits)}, scoring on "
+        f"{config.val_split} ===\n{' '.join(command)}", flush=True)
+  if _run_to_the_end(command, config.model_dir) != 0:
+    raise app.UsageError(f"Training in {config.model_dir} failed (its output is above). Fix the cause and rerun: "
                          "finished runs are kept, and this one resumes.")
-
-
 
 
 def _run_to_the_end(command: list[str], run_dir: str) -> int:

@@ -28,9 +28,11 @@ class FloatInRange(flags.FloatParser):
     return below or above
 
 
-def _define(parser: FloatInRange, name: str, default: float, help_text: str) -> flags.FlagHolder:
-  # A key flag of the module that asked for it (not of this one), so its --help lists it.
-  caller = sys._getframe(2).f_globals["__name__"]
+def define_float(parser: FloatInRange, name: str, default: float, help_text: str,
+                 module_name: str | None = None) -> flags.FlagHolder:
+  """A float flag checked by parser; a key flag of module_name (default: the module calling this), so its --help
+  lists it."""
+  caller = module_name or sys._getframe(1).f_globals["__name__"]
   holder = flags.DEFINE(parser, name, default, help_text, serializer=flags.ArgumentSerializer(), module_name=caller)
   if parser.is_outside_bounds(default):
     raise ValueError(f"--{name}'s default {default} is not {parser.syntactic_help}")
@@ -39,14 +41,17 @@ def _define(parser: FloatInRange, name: str, default: float, help_text: str) -> 
 
 def define_positive_float(name: str, default: float, help_text: str) -> flags.FlagHolder:
   """A float flag that must be > 0 (learning rates, scales)."""
-  return _define(FloatInRange(0.0, None, lower_open=True, upper_open=False), name, default, help_text)
+  return define_float(FloatInRange(0.0, None, lower_open=True, upper_open=False), name, default, help_text,
+                      sys._getframe(1).f_globals["__name__"])
 
 
 def define_non_negative_float(name: str, default: float, help_text: str) -> flags.FlagHolder:
   """A float flag that must be >= 0 (0 usually meaning "off")."""
-  return _define(FloatInRange(0.0, None, lower_open=False, upper_open=False), name, default, help_text)
+  return define_float(FloatInRange(0.0, None, lower_open=False, upper_open=False), name, default, help_text,
+                      sys._getframe(1).f_globals["__name__"])
 
 
 def define_fraction(name: str, default: float, help_text: str, below_one: bool = False) -> flags.FlagHolder:
   """A float flag in [0, 1], or [0, 1) with below_one (a dropout rate of 1 drops everything)."""
-  return _define(FloatInRange(0.0, 1.0, lower_open=False, upper_open=below_one), name, default, help_text)
+  return define_float(FloatInRange(0.0, 1.0, lower_open=False, upper_open=below_one), name, default, help_text,
+                      sys._getframe(1).f_globals["__name__"])

@@ -9,7 +9,7 @@ import os
 import tensorflow_datasets as tfds
 
 from cnmc_tfds.loading import load_builder
-from cnmc_tfds.vocabulary import TEST_SPLIT, base_splits
+from cnmc_tfds.vocabulary import reads_test, unknown_splits
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import layout, record
 
@@ -57,10 +57,8 @@ def split_batches(builder, split: str, image_size: int, batch_size: int, metadat
 def check_split(builder, split: str, labelled: bool) -> None:
   """The split exists (and, for evaluation, has labels)."""
   known = sorted(builder.info.splits)
-  bases = base_splits(split)
-  unknown = [base for base in bases if base not in known]
-  if unknown:
+  if unknown_splits(split, known):
     raise EvaluationError(f"--split={split}: {builder.info.full_name} has the splits {', '.join(known)}.")
-  if labelled and TEST_SPLIT in bases:
+  if labelled and reads_test(split):
     raise EvaluationError("--split=test is the unlabelled final test set: nothing to score. Evaluate on "
                           "validation (or a fold); write test predictions with `python -m tools.predict`.")

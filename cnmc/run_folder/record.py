@@ -81,6 +81,18 @@ def read_history(model_dir: str) -> list[dict]:
     return [{key: float(value) for key, value in row.items() if value != ""} for row in csv.DictReader(f)]
 
 
+def read_commit(model_dir: str) -> dict | None:
+  """backup/state.json, the commit record of the finished epochs (history rows, best epoch, weight files); None
+  if no epoch was committed. Raises DamagedRecord."""
+  return _read_json(os.path.join(model_dir, layout.BACKUP_DIR, layout.STATE))
+
+
+def has_finished_epoch(model_dir: str) -> bool:
+  """Whether a run in model_dir finished at least one epoch (or the whole run)."""
+  return any(os.path.exists(os.path.join(model_dir, *parts))
+             for parts in ((layout.BACKUP_DIR, layout.STATE), (layout.RESULTS,), (layout.HISTORY,)))
+
+
 def _read_json(path: str):
   if not os.path.exists(path):
     return None

@@ -51,4 +51,4 @@ def test_an_unknown_recipe_or_a_flag_the_tool_sets_is_refused_in_one_line(tmp_pa
   result = in_process.module("tools.compare_recipe", "--ema_decay=0.9", f"--compare_dir={tmp_path}")
   assert result.returncode == 1 and result.stderr.splitlines()[-1].startswith(
       "error: --ema_decay: this tool sets the training and validation splits and each run's folder, and --seed, "
-      "--ema_decay,")
+      "--warmup_steps, --clipnorm, --accumulation_steps, --label_smoothing, --ema_decay,")

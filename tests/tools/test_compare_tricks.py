@@ -44,12 +44,12 @@ def test_quick_is_passed_on_and_not_overridden_by_the_cpu_sized_settings(tmp_pat
   result = in_process.module("tools.compare_tricks", "--quick", "--dataset=cnmc/real", f"--data_dir={tmp_path}/data",
                              "--seeds=1", f"--compare_dir={tmp_path}/tricks")
   command = next(line for line in result.stdout.splitlines() if " -m trainer " in line)
-  assert "--quick" in command and "--backbone=small_cnn" in command and "--weights=none" in command
-  assert "--epochs=" not in command and "--image_size=" not in command  # --quick decides these
+  assert "--backbone=small_cnn" in command and "--weights=none" in command  # CPU-sized, not given
+  assert "--epochs=2" in command and "--image_size=96" in command and "--steps_per_epoch=4" in command  # --quick's
   assert result.returncode == 1 and "Traceback" not in result.stderr
 
 
 def test_help_gives_the_defaults_the_runs_use():
   result = module("tools.compare_tricks", "--help", timeout=60)
-  backbone = result.stdout.split("--backbone:")[1].split("--")[0]
-  assert "(default: 'small_cnn')" in backbone
+  usage = result.stdout.split("flags:")[0]
+  assert "take the CPU-sized values: --backbone=small_cnn, --weights=none, --image_size=64" in usage.replace("\n", " ")

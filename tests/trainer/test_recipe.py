@@ -190,3 +190,27 @@ def test_a_mixed_train_step_takes_soft_targets_for_the_loss_and_hard_labels_for_
   hits = ((predicted[:, 0] > 0.5) == (mixed["labels"] == 1)).astype(float)
   assert logs["accuracy"] == pytest.approx(hits.mean())  # compile(metrics=) are unweighted in Keras
   assert hits.mean() != pytest.approx(((predicted[:, 0] > 0.5) == (labels == 1)).mean())  # not the true labels
+
+
+def test_each_compared_feature_is_one_row_and_all_together_has_every_change():
+  import dataclasses
+
+  from trainer.config import TrainConfig
+  from trainer.recipe import compared_recipes
+  variants = compared_recipes(16, 20)
+  assert list(variants) == ["plain", "ema", "label_smoothing", "warmup", "clipping", "accumulation", "mixup",
+                            "cutmix", "all"]
+  assert variants["plain"][1] == {}
+  everything = variants["all"][1]
+  for name, (_, changes) in variants.items():
+    assert changes.items() <= everything.items(), name
+    dataclasses.replace(TrainConfig(), **changes)  # every change is a setting
+  assert everything["warmup_steps"] == 20  # the first epoch
+
+
+def test_compared_accumulation_keeps_the_effective_batch_and_the_images_per_epoch():
+  from trainer.recipe import compared_recipes
+  accumulated = compared_recipes(16, 20)["accumulation"][1]
+  assert accumulated["accumulation_steps"] * accumulated["batch_size"] == 16
+  assert accumulated["steps_per_epoch"] * accumulated["batch_size"] == 20 * 16
+  assert "steps_per_epoch" not in compared_recipes(16, 0)["accumulation"][1]  # a pass of half batches: twice the steps
