@@ -9,7 +9,10 @@ Reports accuracy, weighted F1 (the challenge metric), macro F1, AUC, sensitivity
 specificity (HEM recall), the confusion matrix, and per subject the accuracy and the majority vote
 of its cells, for every method side by side: the model (with --tta also its test-time augmentation);
 with several models each member, their average (ensemble, ensemble_tta); with --neighbour_correction
-the last of those corrected by each cell's nearest neighbours. Writes to --output_dir (default
+the last of those corrected by each cell's nearest neighbours. Every score and the subject vote come with
+a 95 % interval from a bootstrap over subjects (ALL and HEM subjects resampled separately, each with all its
+cells; seeded): cells of one subject are correlated, so the subjects, not the cells, set how sure a score
+is. Writes to --output_dir (default
 <first model's folder>/eval-<split>[-ensembleN]): metrics.json, predictions.csv, subjects.csv, roc.png,
 confusion_matrix*.png and TensorBoard images in logs/.
 """
@@ -40,7 +43,7 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
-  from cnmc.evaluation import ensembles, inference, scores, sources
+  from cnmc.evaluation import ensembles, inference, intervals, scores, sources
   from cnmc.pictures.roc import roc_picture
   from cnmc.storage import result_dirs
   from cnmc.pictures.grids import confusion_matrix_picture, save_picture
@@ -77,6 +80,8 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
       "neighbour_correction": {"neighbours": k, "weight": weight} if k else None,
       "scores": {name: scores.classification_scores(labels, p, threshold) for name, p in columns.items()},
       "per_subject": {name: scores.subject_scores(labels, p, subjects, threshold) for name, p in columns.items()},
+      # 95 % over subjects: a resample draws ALL and HEM subjects (each with all its cells) separately
+      "intervals": {name: intervals.method_intervals(labels, p, subjects, threshold) for name, p in columns.items()},
   }
   with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["models"][0]}) as scratch:
     with open(os.path.join(scratch, "metrics.json"), "w") as f:
@@ -101,6 +106,9 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
 
   votes = {name: table["vote_accuracy"] for name, table in results["per_subject"].items()}
   print(scores.format_scores(results["scores"], votes))
+  print(f"\n95 % intervals over subjects ({intervals.RESAMPLES} resamples, ALL and HEM subjects drawn separately):")
+  for name, found in results["intervals"].items():
+    print(f"  {name}: {intervals.format_intervals(found)}")
   last = list(columns)[-1]
   print(f"\nPer subject ({last}):\n{scores.format_subjects(results['per_subject'][last])}")
   print(f"\nResults in {output_dir}")

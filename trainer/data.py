@@ -21,6 +21,9 @@ def excluded_cells(config: TrainConfig) -> frozenset[str]:
       text = f.read()
   except OSError as error:
     raise TrainerError(f"--exclude={config.exclude}: cannot read it ({error.strerror or error}).") from None
+  except UnicodeDecodeError:
+    raise TrainerError(f"--exclude={config.exclude}: not a text file. Pass a list of cell file names, one per "
+                       "line, or a CSV with a file_name column (such as tools.audit's label_issues.csv).") from None
   lines = [line.strip() for line in text.splitlines() if line.strip()]
   if lines and "," in lines[0]:
     rows = list(csv.DictReader(io.StringIO(text)))

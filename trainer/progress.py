@@ -37,7 +37,8 @@ class Progress(keras.callbacks.Callback):
   def stopped(self, interrupt: KeyboardInterrupt, resume_command: str) -> exits.Stopped:
     """The Stopped error for an interrupt now: where, what the run folder keeps, the command to go on."""
     done = committed_epochs(self.model_dir)
-    kept = (f"epochs 1-{done} are kept in {self.model_dir} (the last finished epoch is {done})" if done
+    kept = (f"epoch 1 is kept in {self.model_dir}" if done == 1 else
+            f"epochs 1-{done} are kept in {self.model_dir} (the last finished epoch is {done})" if done
             else "no epoch had finished, so nothing is kept")
     if self.stage == "dataset":
       return exits.Stopped(f"{exits.interrupt_name(interrupt)} while building the dataset {self.detail}: the "

@@ -54,7 +54,10 @@ def claimed(model_dir: str):
   """The run folder, locked for this run. A folder this run made is removed again if the run ends (an
   error, an interrupt) before any epoch was committed: a failed start leaves nothing behind."""
   created = not os.path.exists(model_dir)
-  with lock(model_dir):
+  with lock(model_dir):  # a busy folder is refused before anything is said about it
+    if os.path.exists(os.path.join(model_dir, layout.CONFIG)) and not has_committed_epoch(model_dir):
+      print(f"{model_dir} holds no finished epoch (an earlier start failed or was stopped): starting afresh.",
+            flush=True)
     try:
       yield model_dir
     except BaseException:
@@ -89,9 +92,6 @@ def preflight(config: TrainConfig) -> Setup:
   if role is None or role.is_chief:  # only the chief uses the run folder
     check_writable(model_dir)
     check_model_dir(config, model_dir)
-    if os.path.exists(os.path.join(model_dir, layout.CONFIG)) and not has_committed_epoch(model_dir):
-      print(f"{model_dir} holds no finished epoch (an earlier start failed or was stopped): starting afresh.",
-            flush=True)
     read_results(model_dir)  # a damaged one is named now, not after TensorFlow has started
   return Setup(backbone, image_size, model_dir, weights, role)
 

@@ -279,7 +279,8 @@ def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunSt
   best = state.best
   f1 = f"{best['value']:.4f} at epoch {best['epoch'] + 1}" if best else "n/a"
   rate = state.history[-1].get("images_per_second") if state.history else None
-  lines = [f"Done: {config.backbone} on {config.dataset}, {config.epochs} epochs; best validation weighted F1 {f1}.",
+  epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
+  lines = [f"Done: {config.backbone} on {config.dataset}, {epochs}; best validation weighted F1 {f1}.",
            f"Training speed (last epoch): {rate:.1f} images/s." if rate else ""]
   if profiles.has_profile(model_dir):
     try:

@@ -91,6 +91,31 @@ def subject_intervals(labels, probabilities, subjects, threshold: float = 0.5, r
           for name in SCORES}
 
 
+def method_intervals(labels, probabilities, subjects, threshold: float = 0.5, seed: int = 0) -> dict:
+  """What metrics.json keeps for one method: every score of SCORES and the subject vote's accuracy with their 95 %
+  intervals over subjects, or {"unavailable": why} when a class has fewer than two subjects."""
+  try:
+    found = subject_intervals(labels, probabilities, subjects, threshold, seed=seed)
+  except TooFewSubjects as error:
+    return {"unavailable": str(error)}
+  subjects = np.asarray([_text(s) for s in subjects])
+  names = sorted(set(subjects.tolist()))
+  probabilities, labels = np.asarray(probabilities, np.float64), np.asarray(labels)
+  truth = np.array([labels[subjects == name][0] for name in names])
+  called = np.array([(probabilities[subjects == name] >= threshold).mean() for name in names])
+  mean = np.array([probabilities[subjects == name].mean() for name in names])
+  vote = ((called > 0.5) | ((called == 0.5) & (mean >= threshold))).astype(np.float64)  # as scores.subject_scores
+  found["subject_vote"] = subject_intervals(truth, vote, names, 0.5, seed=seed)["accuracy"]
+  return found
+
+
+def format_intervals(found: dict, digits: int = 3) -> str:
+  """'weighted_f1 0.873 [0.812, 0.921], auc ...' (or why there is no interval)."""
+  if "unavailable" in found:
+    return f"no interval: {found['unavailable']}"
+  return ", ".join(f"{name} {format_interval(score, digits)}" for name, score in found.items())
+
+
 def format_interval(score: dict, digits: int = 3) -> str:
   """'0.873 [0.812, 0.921]'."""
   return f"{score['value']:.{digits}f} [{score['low']:.{digits}f}, {score['high']:.{digits}f}]"

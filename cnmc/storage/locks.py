@@ -56,6 +56,8 @@ class ProcessLock:
 
   def release(self) -> None:
     if self._fd is not None:
+      if not self._is_folder:
+        os.ftruncate(self._fd, 0)  # a lock no one holds names no one (a kill -9 leaves the name; flock is free)
       fcntl.flock(self._fd, fcntl.LOCK_UN)
       os.close(self._fd)
       self._fd = None

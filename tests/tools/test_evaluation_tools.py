@@ -95,6 +95,13 @@ def test_evaluate_writes_scores_that_match_its_own_predictions(trained_run, tmp_
     for key in ("accuracy", "weighted_f1", "macro_f1", "auc", "sensitivity", "specificity"):
       assert metrics["scores"][name][key] == pytest.approx(expected[key], abs=1e-5), (name, key)
   assert len(rows) == metrics["scores"]["plain"]["images"] == 12
+  for name in ("plain", "tta"):  # two ALL and two HEM subjects: an interval over subjects for every score
+    found = metrics["intervals"][name]
+    assert found["weighted_f1"]["value"] == pytest.approx(metrics["scores"][name]["weighted_f1"])
+    assert found["subject_vote"]["value"] == pytest.approx(metrics["per_subject"][name]["vote_accuracy"])
+    assert all(s["low"] <= s["value"] <= s["high"] and (s["unit"], s["resamples"]) == ("subject", 2000)
+               for s in found.values())
+  assert "95 % intervals over subjects" in result.stdout and "  tta: accuracy " in result.stdout
   assert [r["file_name"] for r in rows] == [f"{i}.bmp" for i in range(1, 13)]  # the split's order
   subjects = {r["subject_id"] for r in rows}
   assert {s["subject"] for s in metrics["per_subject"]["plain"]["subjects"]} == subjects

@@ -156,3 +156,6 @@ def test_an_unreadable_or_columnless_exclude_list_is_one_clear_error(tiny_synthe
   (tmp_path / "bad.csv").write_text("name,label\nx.bmp,all\n")
   result = small_trainer(tiny_synthetic.data_dir, f"--exclude={tmp_path}/bad.csv", f"--model_dir={tmp_path}/b")
   assert_one_clear_error(result, "a CSV needs a file_name column")
+  (tmp_path / "binary.npy").write_bytes(bytes(range(256)))
+  result = small_trainer(tiny_synthetic.data_dir, f"--exclude={tmp_path}/binary.npy", f"--model_dir={tmp_path}/c")
+  assert_one_clear_error(result, f"--exclude={tmp_path}/binary.npy: not a text file")

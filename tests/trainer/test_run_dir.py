@@ -44,7 +44,19 @@ def test_the_preflight_makes_no_folder_and_says_when_it_starts_afresh(tmp_path, 
   (tmp_path / "a" / "b").mkdir(parents=True)
   (tmp_path / "a" / "b" / layout.CONFIG).write_text(json.dumps({"flags": {"backbone": "effnetb3"}}))
   run_dir.preflight(tiny_config(tmp_path / "a" / "b"))  # other settings, but no epoch was committed
+  with run_dir.claimed(str(tmp_path / "a" / "b")):  # said once the folder is this run's
+    pass
   assert "holds no finished epoch (an earlier start failed or was stopped): starting afresh" in capsys.readouterr().out
+
+
+def test_a_busy_folder_is_refused_before_anything_is_said_about_it(tmp_path, capsys):
+  from cnmc.storage import locks
+  (tmp_path / layout.CONFIG).write_text(json.dumps({"flags": {"backbone": "effnetb3"}}))  # no epoch committed
+  with locks.folder_lock(str(tmp_path), "training run"):
+    with pytest.raises(TrainerError, match="is in use by another training run"):
+      with run_dir.claimed(str(tmp_path)):
+        pass
+  assert capsys.readouterr().out == ""
 
 
 def test_the_resume_command_spells_out_the_settings_that_differ_from_the_defaults(tmp_path):

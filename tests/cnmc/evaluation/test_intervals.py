@@ -70,3 +70,19 @@ def test_two_thousand_resamples_of_the_final_test_size_take_under_a_second():
   start = time.perf_counter()
   intervals.subject_intervals(labels, probabilities, subjects, resamples=2000)
   assert time.perf_counter() - start < 3  # 0.2 s measured here (BUILD.md); slack for a busy machine
+
+
+def test_a_methods_intervals_hold_every_score_and_the_subject_vote_as_scores_computes_them():
+  from cnmc.evaluation import scores
+  labels, probabilities, subjects = cells(11)
+  found = intervals.method_intervals(labels, probabilities, subjects, threshold=0.5)
+  assert set(found) == {*intervals.SCORES, "subject_vote"}
+  plain = scores.classification_scores(labels, probabilities)
+  for name in intervals.SCORES:
+    assert found[name]["value"] == pytest.approx(plain[name]), name
+  assert found["subject_vote"]["value"] == pytest.approx(
+      scores.subject_scores(labels, probabilities, subjects)["vote_accuracy"])
+  assert "weighted_f1 " in intervals.format_intervals(found)
+  few = intervals.method_intervals([0, 0, 1, 1], [.2, .3, .8, .9], ["H1", "H1", "A", "B"])
+  assert few == {"unavailable": "1 HEM subject(s): an interval over subjects needs at least two of each class"}
+  assert intervals.format_intervals(few).startswith("no interval: 1 HEM subject(s)")

@@ -1,5 +1,6 @@
 """One process per folder: a second is refused naming the first; a killed holder leaves no stale lock."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -30,7 +31,8 @@ def test_a_second_process_is_refused_while_the_first_holds_the_folder(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
   with locks.folder_lock(str(tmp_path), "training run"):  # the kernel released the dead holder's lock
-    pass
+    assert f"pid {os.getpid()} on " in (tmp_path / locks.LOCK_FILE).read_text()  # the holder, while it holds
+  assert (tmp_path / locks.LOCK_FILE).read_text() == ""  # released: it names no process that may be gone
 
 
 def test_waiting_for_a_lock_calls_back_then_gets_it(tmp_path):
