@@ -7,7 +7,7 @@ scored on its held-out split.
 import os
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from cnmc.evaluation import inference, scores, sources
+from cnmc.evaluation import inference, intervals, scores, sources
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import layout
 
@@ -29,7 +29,8 @@ def score_run(run_dir: str, held_out: str, batch_size: int) -> dict:
   """The run's final model scored on every image of `held_out` (no TTA, threshold 0.5).
 
   Returns:
-    classification_scores(...) of the split, plus "subjects": how many subjects it holds.
+    classification_scores(...) of the split, plus "subjects": how many subjects it holds, and "intervals":
+    each score's 95 % interval over subjects (intervals.method_intervals).
   Raises:
     EvaluationError: the run has no usable model.keras, or its dataset is gone.
   """
@@ -40,7 +41,9 @@ def score_run(run_dir: str, held_out: str, batch_size: int) -> dict:
   batches, _ = sources.split_batches(builder, held_out, image_size, batch_size, metadata=("subject_id",))
   predicted = inference.predict_dataset(model, batches)
   return {**scores.classification_scores(predicted["label"], predicted["probability"]),
-          "subjects": int(len(set(predicted["subject_id"])))}
+          "subjects": int(len(set(predicted["subject_id"]))),
+          "intervals": intervals.method_intervals(predicted["label"], predicted["probability"],
+                                                  predicted["subject_id"])}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -56,13 +59,21 @@ def _cell(value) -> str:
   return "n/a" if value is None else f"{value:.4f}"
 
 
+def _interval(run: dict) -> str:
+  """The run's weighted F1 interval over subjects, '[0.81, 0.92]' (n/a without one)."""
+  found = run.get("intervals", {}).get("weighted_f1")
+  return f"[{found['low']:.2f}, {found['high']:.2f}]" if found else "n/a"
+
+
 def table(rows: dict[str, dict], summary: dict | None = None, first_column: str = "held out") -> str:
-  """A Markdown table: a row per run (images, subjects, scores), then mean ± sd if given."""
-  lines = [f"| {first_column} | images | subjects | " + " | ".join(REPORTED) + " |",
-           "|---|---|---|" + "---|" * len(REPORTED)]
+  """A Markdown table: a row per run (images, subjects, scores, the weighted F1's 95 % interval over subjects),
+  then mean ± sd over the runs if given."""
+  lines = [f"| {first_column} | images | subjects | " + " | ".join(REPORTED) + " | weighted_f1 95 % (subjects) |",
+           "|---|---|---|" + "---|" * (len(REPORTED) + 1)]
   for name, r in rows.items():
-    lines.append(f"| {name} | {r['images']} | {r['subjects']} | " + " | ".join(_cell(r[n]) for n in REPORTED) + " |")
+    lines.append(f"| {name} | {r['images']} | {r['subjects']} | " + " | ".join(_cell(r[n]) for n in REPORTED)
+                 + f" | {_interval(r)} |")
   if summary:
     lines.append("| mean ± sd | | | " + " | ".join(scores.format_mean_sd(summary[n], digits=4)
-                                                  for n in REPORTED) + " |")
+                                                  for n in REPORTED) + " | |")
   return "\n".join(lines)

@@ -30,10 +30,14 @@ def test_each_fold_validates_once_and_is_never_trained_on(tiny_synthetic, tmp_pa
   for fold, scores in summary["folds"].items():
     assert fold not in scores["trained_on"]
     assert scores["images"] == tiny_synthetic.info.splits[fold].num_examples
-    assert 0.0 <= scores["weighted_f1"] <= 1.0
+    interval = scores["intervals"]["weighted_f1"]  # two subjects of each class in every tiny fold
+    assert interval["value"] == pytest.approx(scores["weighted_f1"]) and interval["low"] <= interval["high"]
   values = [s["accuracy"] for s in summary["folds"].values()]
   assert summary["mean_sd"]["accuracy"]["mean"] == pytest.approx(sum(values) / 3)
-  assert "mean ± sd" in (tmp_path / "cross_validation.md").read_text()
+  text = (tmp_path / "cross_validation.md").read_text()
+  assert "mean ± sd" in text and "| weighted_f1 95 % (subjects) |" in text
+  low, high = (summary["folds"]["fold_0"]["intervals"]["weighted_f1"][k] for k in ("low", "high"))
+  assert f"| [{low:.2f}, {high:.2f}] |" in text
 
 
 def test_cross_validation_refuses_flags_it_sets_itself(tmp_path):

@@ -86,3 +86,28 @@ def test_a_methods_intervals_hold_every_score_and_the_subject_vote_as_scores_com
   few = intervals.method_intervals([0, 0, 1, 1], [.2, .3, .8, .9], ["H1", "H1", "A", "B"])
   assert few == {"unavailable": "1 HEM subject(s): an interval over subjects needs at least two of each class"}
   assert intervals.format_intervals(few).startswith("no interval: 1 HEM subject(s)")
+
+
+def draw_validation_set(rng, subjects_per_class: int, cells: int):
+  """Cells of a classifier whose P(ALL) leans per subject: logit = +-1 + subject offset N(0, 1) + cell noise."""
+  labels = np.repeat(np.array([0, 1] * subjects_per_class), cells)
+  subject = np.repeat(np.arange(2 * subjects_per_class), cells)
+  logit = np.where(labels == 1, 1.0, -1.0) + rng.normal(0, 1.0, 2 * subjects_per_class)[subject]
+  return labels, 1 / (1 + np.exp(-(logit + rng.normal(0, 1.2, len(labels))))), subject
+
+
+@pytest.mark.slow  # 400 simulated validation sets
+def test_the_subject_interval_covers_the_true_weighted_f1_and_a_cell_level_one_does_not():
+  rng = np.random.default_rng(0)
+  population = draw_validation_set(rng, 20_000, 20)  # the true weighted F1: 40,000 subjects
+  truth = intervals.weighted_scores(*population[:2], np.ones((1, len(population[0]))))["weighted_f1"][0]
+  sets, subject_hits, cell_hits = 400, 0, 0
+  for seed in range(sets):  # 28 subjects each, as the preliminary test set
+    labels, probabilities, subjects = draw_validation_set(rng, 14, 20)
+    found = intervals.subject_intervals(labels, probabilities, subjects, resamples=500, seed=seed)["weighted_f1"]
+    subject_hits += found["low"] <= truth <= found["high"]
+    cells = rng.multinomial(len(labels), np.full(len(labels), 1 / len(labels)), size=500)  # cells drawn alone
+    low, high = np.percentile(intervals.weighted_scores(labels, probabilities, cells)["weighted_f1"], [2.5, 97.5])
+    cell_hits += low <= truth <= high
+  assert 0.90 <= subject_hits / sets <= 0.99, subject_hits / sets
+  assert cell_hits / sets < 0.75, cell_hits / sets  # correlated cells taken as independent: far too narrow
