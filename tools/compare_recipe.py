@@ -51,10 +51,14 @@ def main():
     first = os.path.join(next(iter(run_dirs.values())), layout.FINAL_MODEL)
     builder = sources.dataset_builder(inference.run_record(first), None, None)
     print(f"\n=== seed {seed}: scoring every recipe's final model on {SCORE_SPLIT.value} ===", flush=True)
-    per_seed.append({name: recipes.score_run(path, builder, SCORE_SPLIT.value, config.batch_size)
-                     for name, path in run_dirs.items()})
+    scored = {name: recipes.score_run(path, builder, SCORE_SPLIT.value, config.batch_size)
+              for name, path in run_dirs.items()}
+    paired = (recipes.against_plain({name: predicted for name, (_, predicted) in scored.items()}, seed)
+              if "plain" in scored else {})
+    per_seed.append({name: {**row, "vs_plain": paired.get(name)} for name, (row, _) in scored.items()})
   summary = recipes.summarise(per_seed, list(variants))
-  text = recipes.table(summary, {name: label for name, (label, _) in variants.items()})
+  text = recipes.table(summary, {name: label for name, (label, _) in variants.items()},
+                       recipes.apart_counts(per_seed, list(variants)) if "plain" in variants else None)
   header = (f"Training recipe on {config.dataset}, trained on {' + '.join(TRAIN)}, scored on {SCORE_SPLIT.value}, "
             f"seeds {', '.join(map(str, seeds))} (mean ± sd); trainer flags: {' '.join(arguments)}")
   atomic.write_json(os.path.join(compare_dir, "recipe.json"), {

@@ -109,6 +109,26 @@ def method_intervals(labels, probabilities, subjects, threshold: float = 0.5, se
   return found
 
 
+def paired_difference(labels, base, other, subjects, score: str = "weighted_f1", threshold: float = 0.5,
+                      resamples: int = RESAMPLES, seed: int = 0) -> dict:
+  """other's score minus base's on the same cells, with the 95 % interval of that difference over the same
+  resampled subjects (both models scored on each resample): whether two models differ beyond the choice of
+  subjects. {"value", "low", "high", "resamples", "unit", "apart": the interval excludes 0}.
+
+  Raises:
+    TooFewSubjects: a class with fewer than two subjects.
+  """
+  weights = subject_weights(labels, subjects, resamples, seed)
+  def difference(rows: np.ndarray) -> np.ndarray:
+    scored = (weighted_scores(labels, p, rows, threshold)[score] for p in (other, base))
+    return next(scored) - next(scored)
+  value, spread = difference(np.ones((1, weights.shape[1]))), difference(weights)
+  tail = 100 * (1 - CONFIDENCE) / 2
+  low, high = float(np.nanpercentile(spread, tail)), float(np.nanpercentile(spread, 100 - tail))
+  return {"value": float(value[0]), "low": low, "high": high, "resamples": resamples, "unit": "subject",
+          "apart": bool(low > 0 or high < 0)}
+
+
 def format_intervals(found: dict, digits: int = 3) -> str:
   """'weighted_f1 0.873 [0.812, 0.921], auc ...' (or why there is no interval)."""
   if "unavailable" in found:

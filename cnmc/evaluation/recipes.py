@@ -1,31 +1,48 @@
 """The training recipe's features measured one at a time and together against the plain run (the runs'
 settings are trainer.recipe.compared_recipes).
 
-Every run is scored from its final model on a
-subject-disjoint split, per cell and per subject (each subject called by the vote of its cells).
+Every run is scored from its final model on a subject-disjoint split, per cell and per subject (each subject
+called by the vote of its cells), and against the plain run of its seed on the same resampled subjects (a paired
+95 % interval of the difference in weighted F1).
 """
 
 import os
 
 from cnmc_tfds.vocabulary import ALL, CLASS_NAMES
-from cnmc.evaluation import scores, tricks
+from cnmc.evaluation import intervals, scores, tricks
 from cnmc.run_folder import layout, record
 
 COLUMNS = {"cell_weighted_f1": "weighted F1 (cells)", "subject_weighted_f1": "weighted F1 (subjects)",
            "auc": "AUC", "training_seconds": "training s"}
 
 
-def score_run(run_dir: str, builder, split: str, batch_size: int) -> dict:
-  """The final model of run_dir on split: weighted F1 per cell and per subject (vote), AUC, and the seconds
-  its training steps took (from its history: validation and start-up left out)."""
+def score_run(run_dir: str, builder, split: str, batch_size: int) -> tuple[dict, dict]:
+  """The final model of run_dir on split: (its scores: weighted F1 per cell and per subject (vote), AUC, and the
+  seconds its training steps took (from its history: validation and start-up left out); its predictions)."""
   predicted = tricks.predict_split(os.path.join(run_dir, layout.FINAL_MODEL), builder, split, batch_size, tta=False)
   cells = scores.classification_scores(predicted["label"], predicted["probability"])
   subjects = scores.subject_scores(predicted["label"], predicted["probability"], predicted["subject_id"])["subjects"]
   is_all = lambda name: int(name == CLASS_NAMES[ALL])  # noqa: E731
   voted = scores.classification_scores([is_all(row["label"]) for row in subjects],
                                        [float(is_all(row["vote"])) for row in subjects])
-  return {"cell_weighted_f1": cells["weighted_f1"], "subject_weighted_f1": voted["weighted_f1"], "auc": cells["auc"],
-          "training_seconds": training_seconds(run_dir)}
+  return ({"cell_weighted_f1": cells["weighted_f1"], "subject_weighted_f1": voted["weighted_f1"], "auc": cells["auc"],
+           "training_seconds": training_seconds(run_dir)}, predicted)
+
+
+def against_plain(predicted: dict[str, dict], seed: int = 0) -> dict[str, dict | None]:
+  """{run name: its weighted F1 minus the plain run's, with the paired 95 % interval over subjects} (None for
+  the plain run itself, and for all when a class has fewer than two subjects)."""
+  plain = predicted["plain"]
+  found = {}
+  for name, run in predicted.items():
+    if list(run["file_name"]) != list(plain["file_name"]):
+      raise ValueError(f"{name} was scored on other cells than plain")
+    try:
+      found[name] = None if name == "plain" else intervals.paired_difference(
+          plain["label"], plain["probability"], run["probability"], plain["subject_id"], seed=seed)
+    except intervals.TooFewSubjects:
+      found[name] = None
+  return found
 
 
 def training_seconds(run_dir: str) -> float:
@@ -38,7 +55,26 @@ def summarise(per_seed: list[dict[str, dict]], names: list[str]) -> dict[str, di
   return scores.summarise_seeds(per_seed, names, COLUMNS)
 
 
-def table(summary: dict[str, dict], labels: dict[str, str]) -> str:
-  """Markdown: one row per recipe (its label), mean ± sd of each column."""
-  return scores.mean_sd_table({labels[name]: values for name, values in summary.items()}, "recipe", COLUMNS,
+def apart_counts(per_seed: list[dict[str, dict]], names: list[str]) -> dict[str, str]:
+  """{run name: 'apart in k of n seeds'}: in how many seeds its paired interval against plain excludes 0."""
+  found = {}
+  for name in names:
+    differences = [seed[name].get("vs_plain") for seed in per_seed]
+    known = [d for d in differences if d]
+    found[name] = f"apart in {sum(d['apart'] for d in known)} of {len(known)}" if known else "n/a"
+  return found
+
+
+def table(summary: dict[str, dict], labels: dict[str, str], apart: dict[str, str] | None = None) -> str:
+  """Markdown: one row per recipe (its label), mean ± sd of each column over seeds, and in how many seeds its
+  difference from plain is larger than the paired 95 % interval over subjects allows (if given)."""
+  text = scores.mean_sd_table({labels[name]: values for name, values in summary.items()}, "recipe", COLUMNS,
                               digits={"training_seconds": 1})
+  if not apart:
+    return text
+  lines = text.splitlines()
+  lines[0] += " vs plain (paired 95 % over subjects) |"
+  lines[1] += "---|"
+  for line_number, name in enumerate(summary, start=2):
+    lines[line_number] += f" {'—' if name == 'plain' else apart[name]} |"
+  return "\n".join(lines)

@@ -39,10 +39,15 @@ def test_the_comparison_trains_the_recipes_scores_them_and_writes_the_table(tiny
   scored = results["per_seed"]["4"]["plain"]
   assert scored["cell_weighted_f1"] == pytest.approx(independent_weighted_f1(out / "seed4-plain", tiny_synthetic))
   assert results["summary"]["plain"]["cell_weighted_f1"]["mean"] == scored["cell_weighted_f1"]  # one seed
+  paired = results["per_seed"]["4"]["accumulation"]["vs_plain"]  # same validation subjects, resampled alike
+  accumulated = results["per_seed"]["4"]["accumulation"]["cell_weighted_f1"]
+  assert paired["value"] == pytest.approx(accumulated - scored["cell_weighted_f1"]) and scored["vs_plain"] is None
+  assert paired["apart"] == (paired["low"] > 0 or paired["high"] < 0)
   assert scored["training_seconds"] == pytest.approx(sum(row["train_seconds"] for row in record.read_history(
       str(out / "seed4-plain"))))
   table = (out / "recipe.md").read_text()
   assert "| plain |" in table and "| + accumulation 2 x half batch |" in table
+  assert "vs plain (paired 95 % over subjects)" in table and ("apart in 1 of 1" in table or "apart in 0 of 1" in table)
 
 
 def test_an_unknown_recipe_or_a_flag_the_tool_sets_is_refused_in_one_line(tmp_path):

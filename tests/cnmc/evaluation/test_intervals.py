@@ -111,3 +111,15 @@ def test_the_subject_interval_covers_the_true_weighted_f1_and_a_cell_level_one_d
     cell_hits += low <= truth <= high
   assert 0.90 <= subject_hits / sets <= 0.99, subject_hits / sets
   assert cell_hits / sets < 0.75, cell_hits / sets  # correlated cells taken as independent: far too narrow
+
+
+def test_a_paired_difference_is_apart_only_when_one_model_is_better_on_resampled_subjects_alike():
+  labels, probabilities, subjects = cells(4, subjects=16, per_subject=20)
+  same = intervals.paired_difference(labels, probabilities, probabilities, subjects, resamples=300)
+  assert (same["value"], same["low"], same["high"], same["apart"]) == (0.0, 0.0, 0.0, False)
+  better = np.clip(probabilities + 0.3 * (labels - 0.5), 0, 1)  # every cell pushed toward its class
+  found = intervals.paired_difference(labels, probabilities, better, subjects, resamples=300)
+  plain, improved = (intervals.subject_intervals(labels, p, subjects, resamples=300)["weighted_f1"]
+                     for p in (probabilities, better))
+  assert found["value"] == pytest.approx(improved["value"] - plain["value"]) and found["apart"] and found["low"] > 0
+  assert found["high"] - found["low"] < (plain["high"] - plain["low"])  # pairing removes the subjects' own spread
