@@ -31,6 +31,10 @@ def load_builder(dataset: str, data_dir: str | None = None, manual_dir: str | No
 def _prepared_builder(dataset: str, data_dir: str | None, manual_dir: str | None) -> tfds.core.DatasetBuilder:
   if os.path.isfile(os.path.join(dataset, "dataset_info.json")):
     return tfds.builder_from_directory(dataset)
+  if os.path.isdir(dataset):
+    raise DatasetError(f"--dataset={dataset}: a folder, but not a prepared dataset (it has no dataset_info.json). "
+                       "Pass the folder of a built dataset (<data_dir>/cnmc/<config>/<version>) or a name such as "
+                       "cnmc/synthetic or cnmc/real.")
   try:
     builder = tfds.builder(dataset, data_dir=data_dir)
   except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:

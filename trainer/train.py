@@ -20,7 +20,7 @@ from absl import logging
 
 from cnmc_tfds.loading import load_builder
 from cnmc_tfds.vocabulary import ALL, HEM
-from cnmc.console import exits
+from cnmc.console import exits, terminal
 from cnmc.run_folder import layout, record
 from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
@@ -219,7 +219,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
               shuffle=False,  # the pipeline shuffles
               callbacks=_callbacks(phase, model_dir, config, model, metrics, samples, commit, steps,
                                    profile, strategy, extra_callbacks),
-              verbose="auto")
+              verbose=terminal.keras_verbosity())  # a log file gets one plain line per epoch
     state, samples = commit.state, None
   if config.ema_decay and not model.compiled:  # resumed after the last epoch: its averages are in the backup
     _, state = _compile(model, base, phases[-1], config, steps, runtime.xla, job, model_dir, state, strategy)
@@ -289,5 +289,6 @@ def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunSt
                    "of it waiting for input.")
     except (ValueError, OSError, ImportError) as error:  # a summary is a courtesy; the profile is on disk
       logging.warning("Could not summarise the profile: %s", error)
-  lines.append(f"Outputs in {model_dir}; curves, pictures and the profile: tensorboard --logdir {model_dir}/logs")
+  shown = "curves, pictures and the profile" if profiles.has_profile(model_dir) else "curves and pictures"
+  lines.append(f"Outputs in {model_dir}; {shown}: tensorboard --logdir {model_dir}/logs")
   print("\n".join(line for line in lines if line))

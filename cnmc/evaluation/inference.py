@@ -147,7 +147,8 @@ def predict_models(models: list[keras.Model], batches, tta_modes=(False,), total
   embeds = [make_feature_fn(model) if features else None for model in models]
   outputs: list[dict[str, list]] = [{} for _ in models]
   carried: dict[str, list] = {}
-  with tqdm.tqdm(total=total, unit=" images", mininterval=1.0, desc="Predicting", disable=total is None) as bar:
+  quiet = total is None or not sys.stderr.isatty()  # no redrawn bar in a log file
+  with tqdm.tqdm(total=total, unit=" images", mininterval=1.0, desc="Predicting", disable=quiet) as bar:
     for batch in batches:
       for columns, fns, embed in zip(outputs, predict_fns, embeds, strict=True):
         for tta, predict in fns.items():

@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import json
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -205,7 +206,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _synthetic_download(self, dl_manager) -> epath.Path:
     config = self.builder_config
     root = self.synthetic_download_path(dl_manager.download_dir)
-    with tqdm.tqdm(desc="Drawing synthetic cells", unit=" images", mininterval=1.0) as bar:
+    with tqdm.tqdm(desc="Drawing synthetic cells", unit=" images", mininterval=1.0,
+                   disable=None if sys.stderr.isatty() else True) as bar:  # no redrawn bar in a log file
       def progress(done, total):
         bar.total = total
         bar.update(done - bar.n)

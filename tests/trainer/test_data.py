@@ -159,3 +159,11 @@ def test_an_unreadable_or_columnless_exclude_list_is_one_clear_error(tiny_synthe
   (tmp_path / "binary.npy").write_bytes(bytes(range(256)))
   result = small_trainer(tiny_synthetic.data_dir, f"--exclude={tmp_path}/binary.npy", f"--model_dir={tmp_path}/c")
   assert_one_clear_error(result, f"--exclude={tmp_path}/binary.npy: not a text file")
+
+
+def test_a_folder_that_is_not_a_prepared_dataset_is_one_clear_error(tmp_path):
+  (tmp_path / "empty").mkdir()
+  result = small_trainer(tmp_path / "empty", f"--model_dir={tmp_path}/run")
+  assert_one_clear_error(result, f"--dataset={tmp_path / 'empty'}: a folder, but not a prepared dataset",
+                         "<data_dir>/cnmc/<config>/<version>")
+  assert "Parsing builder name" not in result.stderr and not (tmp_path / "run").exists()

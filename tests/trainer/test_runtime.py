@@ -1,5 +1,6 @@
 """Per-device decisions (trainer/runtime.py) on this CPU, and what --deterministic promises end to end."""
 
+import re
 import subprocess
 import sys
 
@@ -51,11 +52,14 @@ def test_same_seed_and_deterministic_give_identical_metrics_and_weights(tiny_syn
                                  "--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_size=8",
                                  "--epochs=2", "--steps_per_epoch=3", "--validation_steps=1", "--deterministic",
                                  "--seed=7", "--nosaved_model", f"--model_dir={tmp_path / name}"],
-                                cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for name in ("a", "b")]
   for process in processes:
-    _, stderr = process.communicate(timeout=600)
+    stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
+    # Output to a pipe, as to a log file: plain lines, one per epoch, nothing a terminal would redraw.
+    assert not {"\r", "\x1b", "\x08"} & set(stdout + stderr)
+    assert len([line for line in stdout.splitlines() if re.match(r"\d+/\d+ - ", line)]) == 2
   first, second = history(tmp_path / "a"), history(tmp_path / "b")
   assert len(first) == 2
   for row_a, row_b in zip(first, second, strict=True):
