@@ -46,7 +46,7 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
   from cnmc.evaluation import ensembles, inference, intervals, scores, sources
   from cnmc.pictures.roc import roc_picture
   from cnmc.storage import result_dirs
-  from cnmc.pictures.grids import confusion_matrix_picture, save_picture
+  from cnmc.pictures.grids import confusion_matrix_picture, save_picture, titled
 
   first = ensembles.first_model_path(models, model_dirs)
   count = len(models) + len(model_dirs)
@@ -99,7 +99,8 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
       save_picture(roc, os.path.join(scratch, "roc.png"), writer, f"evaluate/{split}/roc", 0)
     for name in columns:
       suffix = "" if name == "plain" else f"_{name}"
-      picture = confusion_matrix_picture(**results["scores"][name]["confusion"])
+      picture = titled(confusion_matrix_picture(**results["scores"][name]["confusion"]),
+                       f"{builder.info.full_name} {split}, {name}")
       save_picture(picture, os.path.join(scratch, f"confusion_matrix{suffix}.png"), writer,
                    f"evaluate/{split}/confusion_matrix{suffix}", 0)
     writer.close()

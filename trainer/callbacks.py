@@ -1,5 +1,6 @@
 """Callbacks: throughput and learning rate in the logs, pictures for TensorBoard, a stepped profile."""
 
+import math
 import os
 import time
 
@@ -8,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from cnmc.pictures.grids import captioned, confusion_matrix_picture, image_grid, save_picture
+from cnmc.pictures.grids import captioned, confusion_matrix_picture, image_grid, save_picture, titled
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):
@@ -38,17 +39,17 @@ class ThroughputAndLearningRate(keras.callbacks.Callback):
 
 
 class ConfusionMatrixPicture(keras.callbacks.Callback):
-  """Draws the validation confusion matrix each epoch (TensorBoard) and keeps the last as a PNG.
+  """Draws the validation confusion matrix each epoch (TensorBoard), titled with its epoch and score, and writes
+  it as the PNG when the epoch is the best so far by `monitor` (the epoch best.keras and results.json hold).
 
   `metric` is one of the model's compiled confusion metrics: when validation ends, its state holds
   the validation counts (Keras resets metrics before evaluating), so no extra pass is needed.
   """
 
-  def __init__(self, metric, log_dir: str, png_path: str):
+  def __init__(self, metric, log_dir: str, png_path: str, best: float | None, monitor: str = "val_weighted_f1"):
     super().__init__()
-    self.metric = metric
+    self.metric, self.png_path, self.best, self.monitor = metric, png_path, best, monitor
     self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "validation"))
-    self.png_path = png_path
     self._counts = None
 
   def on_epoch_begin(self, epoch, logs=None):
@@ -58,8 +59,14 @@ class ConfusionMatrixPicture(keras.callbacks.Callback):
     self._counts = self.metric.count_values()
 
   def on_epoch_end(self, epoch, logs=None):
-    if self._counts is not None:
-      save_picture(confusion_matrix_picture(**self._counts), self.png_path, self.writer, "confusion_matrix", epoch)
+    if self._counts is None:
+      return
+    score = (logs or {}).get(self.monitor)
+    improved = score is not None and math.isfinite(score) and (self.best is None or score > self.best)
+    self.best = score if improved else self.best
+    title = f"validation, epoch {epoch + 1}" + (f": weighted F1 {score:.4f}" if score is not None else "")
+    save_picture(titled(confusion_matrix_picture(**self._counts), title), self.png_path if improved else None,
+                 self.writer, "confusion_matrix", epoch)
 
 
 class AugmentedSamples(keras.callbacks.Callback):
@@ -82,7 +89,8 @@ class AugmentedSamples(keras.callbacks.Callback):
       targets = keras.ops.convert_to_numpy(mixed["targets"])
       columns.append(captioned(keras.ops.convert_to_numpy(mixed["images"]), [f"ALL {t:.2f}" for t in targets]))
     rows = np.concatenate(columns, axis=2)  # the columns side by side in each row
-    save_picture(image_grid(rows, columns=2), self.png_path, self.writer, "augmented_samples", 0)
+    title = "each: original | augmented" + (" | mixed, captioned with its target" if self.mixing else "")
+    save_picture(titled(image_grid(rows, columns=2), title), self.png_path, self.writer, "augmented_samples", 0)
 
 
 class ProfileSteps(keras.callbacks.Callback):

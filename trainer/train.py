@@ -95,7 +95,8 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
       *([averaging.ValidateAveraged(averaging.AveragedWeights(model))] if config.ema_decay else []),
       *([replicas.AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []),
       ThroughputAndLearningRate(config.batch_size),
-      ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png")),
+      ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png"),
+                             commit.state.best["value"] if commit.state.best else None, MONITOR),
       keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
   ]
   if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not

@@ -55,10 +55,20 @@ def confusion_matrix_picture(tp: float, fp: float, tn: float, fn: float) -> np.n
   return np.asarray(picture)
 
 
-def save_picture(picture: np.ndarray, png_path: str, writer, tag: str, step: int) -> None:
-  """Writes the picture as a PNG (atomically) and as a TensorBoard image summary."""
-  with atomic.atomic_path(png_path) as temporary:
-    Image.fromarray(picture).save(temporary, format="PNG")
+def titled(picture: np.ndarray, title: str) -> np.ndarray:
+  """The picture under a white band with `title` (what it shows, and of which epoch or split), (H + 20, W, 3)."""
+  width = max(picture.shape[1], 6 * len(title) + 10)
+  canvas = Image.new("RGB", (width, picture.shape[0] + 20), "white")
+  canvas.paste(Image.fromarray(np.asarray(picture, np.uint8)), (0, 20))
+  ImageDraw.Draw(canvas).text((5, 4), title, fill="black")
+  return np.asarray(canvas)
+
+
+def save_picture(picture: np.ndarray, png_path: str | None, writer, tag: str, step: int) -> None:
+  """Writes the picture as a PNG (atomically; not with png_path None) and as a TensorBoard image summary."""
+  if png_path is not None:
+    with atomic.atomic_path(png_path) as temporary:
+      Image.fromarray(picture).save(temporary, format="PNG")
   with writer.as_default():
     tf.summary.image(tag, picture[None], step=step)
   writer.flush()

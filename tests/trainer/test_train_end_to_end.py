@@ -10,7 +10,7 @@ from cnmc.run_folder import layout
 from trainer import profiles
 from trainer.train import run
 from tests.trainer.helpers import best_epoch, history, read_json, tiny_config
-from tests.support.pictures import assert_picture
+from tests.support.pictures import assert_picture, tensorboard_pictures
 
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -80,7 +80,9 @@ def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
   model_dir, _ = finished_run
   samples = assert_picture(model_dir / "augmented_samples.png", model_dir / "logs" / "train", "augmented_samples")
   assert samples.shape[0] >= 2 * 32 and samples.shape[1] >= 4 * 32  # a grid of 32 px cells
-  assert_picture(model_dir / "confusion_matrix.png", model_dir / "logs" / "validation", "confusion_matrix")
+  best = read_json(model_dir / layout.RESULTS)["best_epoch"]  # the PNG shows the epoch best.keras holds
+  assert_picture(model_dir / "confusion_matrix.png", model_dir / "logs" / "validation", "confusion_matrix", best - 1)
+  assert len(tensorboard_pictures(model_dir / "logs" / "validation", "confusion_matrix")) == 2  # one per epoch
 
 
 def test_exported_models_load_in_plain_keras_and_predict_what_the_trainer_does(finished_run, tmp_path):
