@@ -89,7 +89,7 @@ class AugmentedSamples(keras.callbacks.Callback):
       targets = keras.ops.convert_to_numpy(mixed["targets"])
       columns.append(captioned(keras.ops.convert_to_numpy(mixed["images"]), [f"ALL {t:.2f}" for t in targets]))
     rows = np.concatenate(columns, axis=2)  # the columns side by side in each row
-    title = "each: original | augmented" + (" | mixed, captioned with its target" if self.mixing else "")
+    title = "each: original | augmented" + (" | mixed, captioned with its target" if self.mixing is not None else "")
     save_picture(titled(image_grid(rows, columns=2), title), self.png_path, self.writer, "augmented_samples", 0)
 
 
