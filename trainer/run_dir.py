@@ -108,21 +108,25 @@ def has_committed_epoch(model_dir: str) -> bool:
   return record.has_finished_epoch(model_dir)
 
 
-def check_model_dir(config: TrainConfig, model_dir: str) -> None:
-  """A --model_dir holding a run with other settings is an error; the same settings resume it.
+def check_model_dir(config: TrainConfig, model_dir: str) -> int | None:
+  """A --model_dir holding a run with other settings is an error; the same settings resume it. Of the settings a
+  resume may change, --epochs moves an unfinished run's end; a finished run is final (a new --epochs is refused).
 
   A folder in which no epoch was ever committed holds no run (a start that failed or was stopped
   early): its settings do not bind, and the new run replaces them.
+
+  Returns:
+    The --epochs of the unfinished run there when this config asks for another number, else None.
   """
   if not has_committed_epoch(model_dir):
-    return
+    return None
   try:
     previous_record = record.read_record(model_dir)
   except record.DamagedRecord as error:
     raise TrainerError(f"{error}. It records the settings of the run in {model_dir}; restore it, or train in a "
                        "new --model_dir.") from None
   if previous_record is None:
-    return
+    return None
   previous = previous_record.flags
   current = json.loads(json.dumps(config.to_json()))  # tuples become lists, as in the file
   defaults = json.loads(json.dumps(TrainConfig().to_json()))  # a setting newer than the run had its default
@@ -132,3 +136,11 @@ def check_model_dir(config: TrainConfig, model_dir: str) -> None:
     details = ", ".join(f"{k}: {previous.get(k)!r} there, {current.get(k)!r} now" for k in changed)
     raise TrainerError(f"--model_dir={model_dir} holds a run with other settings ({details}). "
                        "Pass a new --model_dir, or the same settings to resume that run.")
+  planned = previous.get("epochs", config.epochs)
+  if planned == config.epochs:
+    return None
+  if read_results(model_dir) is not None:
+    raise TrainerError(f"--model_dir={model_dir} holds a finished run of {planned} epochs; --epochs={config.epochs} "
+                       "cannot continue it (a finished run keeps no optimizer state to go on from). Pass a new "
+                       f"--model_dir, or --epochs={planned} to leave it as it is.")
+  return planned

@@ -156,7 +156,7 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Se
 def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, model_dir: str, progress: Progress,
            builder, extra_callbacks: list) -> dict:
   """The run, writing into model_dir; `job` says what differs when several processes run it."""
-  run_dir.check_model_dir(config, model_dir)  # again, now that this run holds the folder's lock
+  planned = run_dir.check_model_dir(config, model_dir)  # again, now that this run holds the folder's lock
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -170,6 +170,10 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     print(f"{setup.model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
     return finished
   keras.mixed_precision.set_global_policy(runtime.precision)
+  if planned is not None:
+    print(f"--epochs={config.epochs}: this run was planned for {planned} epochs; it now ends after epoch "
+          f"{config.epochs}, and the learning-rate schedule of the phase it resumes in is planned anew to end "
+          "there.", flush=True)
 
   # The data, and the run's record of what made it.
   progress.at("dataset", config.dataset)

@@ -26,11 +26,12 @@ def test_an_interrupted_run_of_older_code_resumes_after_its_last_committed_epoch
   folder = copy("interrupted", tmp_path)
   kept = record.read_history(str(folder))
   assert [row["epoch"] for row in kept] == [1]
-  results = run(tiny_config(folder, epochs=3, seed=3), builder=tiny_synthetic)
-  assert f"Resuming {folder} after epoch 1." in capsys.readouterr().out
+  results = run(tiny_config(folder, epochs=4, seed=3), builder=tiny_synthetic)  # planned for 3: one more
+  out = capsys.readouterr().out
+  assert f"Resuming {folder} after epoch 1." in out and "--epochs=4: this run was planned for 3 epochs" in out
   history = record.read_history(str(folder))
-  assert [row["epoch"] for row in history] == [1, 2, 3] and history[0] == kept[0]  # epoch 1 is not trained again
-  assert results["best_epoch"] in (1, 2, 3) and (folder / layout.FINAL_MODEL).exists()
+  assert [row["epoch"] for row in history] == [1, 2, 3, 4] and history[0] == kept[0]  # epoch 1 not trained again
+  assert results["best_epoch"] in (1, 2, 3, 4) and (folder / layout.FINAL_MODEL).exists()
 
 
 def test_a_finished_run_of_older_code_is_left_alone_by_the_trainer(tiny_synthetic, tmp_path):
@@ -54,3 +55,15 @@ def test_a_finished_run_of_older_code_answers_evaluate(tiny_synthetic, tmp_path)
   assert result.returncode == 0, result.stderr[-2000:]
   metrics = json.loads((out / "metrics.json").read_text())
   assert metrics["models"][0].endswith(layout.BEST_MODEL) and metrics["scores"]["plain"]["images"] == 12
+
+
+def test_a_new_epochs_moves_an_unfinished_runs_end_and_is_refused_for_a_finished_one(tmp_path):
+  from trainer import run_dir
+  from trainer.errors import TrainerError
+  interrupted, finished = copy("interrupted", tmp_path), copy("finished", tmp_path)
+  assert run_dir.check_model_dir(tiny_config(interrupted, epochs=3, seed=3), str(interrupted)) is None  # as planned
+  assert run_dir.check_model_dir(tiny_config(interrupted, epochs=5, seed=3), str(interrupted)) == 3  # said, then on
+  assert run_dir.check_model_dir(tiny_config(finished, epochs=2, seed=3), str(finished)) is None  # nothing to do
+  with pytest.raises(TrainerError, match=f"--model_dir={finished} holds a finished run of 2 epochs; --epochs=4 "
+                                         "cannot continue it"):
+    run_dir.check_model_dir(tiny_config(finished, epochs=4, seed=3), str(finished))
