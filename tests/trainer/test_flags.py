@@ -4,20 +4,9 @@ import pytest
 from absl import flags
 
 from tests.support import in_process
-from trainer import flags as trainer_flags
 from trainer.errors import TrainerError
 
 FLAGS = flags.FLAGS
-
-
-@pytest.fixture
-def parse():
-  def parse(*argv):
-    FLAGS.unparse_flags()
-    FLAGS(["trainer", *argv])
-    return trainer_flags.config_from_flags()
-  yield parse
-  FLAGS.unparse_flags()
 
 
 def test_defaults_are_the_dataclass_defaults(parse):

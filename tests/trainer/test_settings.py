@@ -15,16 +15,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 FLAGS = flags.FLAGS
 
 
-@pytest.fixture
-def parse():
-  def parse(*argv):
-    FLAGS.unparse_flags()
-    FLAGS(["trainer", *argv])
-    return trainer_flags.config_from_flags()
-  yield parse
-  FLAGS.unparse_flags()
-
-
 def test_every_field_is_a_flag_with_its_default_and_help():
   for name, setting in settings().items():
     assert FLAGS[name].help.endswith(setting.help), name  # an enum's help starts with its choices
