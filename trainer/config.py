@@ -136,8 +136,13 @@ class TrainConfig:
                               "CPU).", resumable=True)
 
   def __post_init__(self):
-    if self.weights != "none" and self.warmup_epochs > self.epochs:
+    if self.pretrained and self.warmup_epochs > self.epochs:
       raise TrainerError(f"--warmup_epochs must be between 0 and --epochs ({self.epochs}).")
+
+  @property
+  def pretrained(self) -> bool:
+    """Whether the backbone starts from trained weights (then a run warms the new head up first)."""
+    return self.weights != "none"
 
   @property
   def effective_batch_size(self) -> int:

@@ -26,7 +26,7 @@ from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
-from trainer.config import AUGMENTATIONS, TrainConfig
+from trainer.config import AUGMENTATIONS, TrainConfig, flag_text
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
 from trainer.progress import Progress
@@ -47,8 +47,8 @@ class Phase:
   keep_batchnorm_frozen: bool
 
 
-def plan_phases(config: TrainConfig, pretrained: bool) -> list[Phase]:
-  if not pretrained:  # nothing to protect from a random head: train everything from the start
+def plan_phases(config: TrainConfig) -> list[Phase]:
+  if not config.pretrained:  # nothing to protect from a random head: train everything from the start
     return [Phase("train", 0, config.epochs, config.learning_rate, config.lr_schedule, False, False)]
   phases = []
   if config.warmup_epochs:
@@ -81,8 +81,8 @@ def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tup
 
 
 def _profile_text(profile: tuple[int, int] | None) -> str:
-  """What --profile_steps resolved to, as config.json and HParams record it: "5,8" or "off"."""
-  return f"{profile[0]},{profile[1]}" if profile else "off"
+  """What --profile_steps resolved to, as config.json and HParams record it: the flag's form, "5,8" or "0,0"."""
+  return flag_text("profile_steps", profile or (0, 0))
 
 
 def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, samples, commit,
@@ -209,7 +209,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
              and not state.history else None)
 
   # The phases: each its own compile and fit, every epoch committed as it ends.
-  phases = plan_phases(config, pretrained=setup.weights is not None)
+  phases = plan_phases(config)
   for phase in phases:
     if state.completed_epochs >= phase.end_epoch:
       continue
