@@ -38,6 +38,13 @@ class ThroughputAndLearningRate(keras.callbacks.Callback):
       logs["loss_scale"] = float(keras.ops.convert_to_numpy(self.model.optimizer.dynamic_scale))
 
 
+class EpochSummaries(keras.callbacks.TensorBoard):
+  """Keras' TensorBoard callback with epochs counted from 1, as the console and history.csv count them."""
+
+  def on_epoch_end(self, epoch, logs=None):
+    super().on_epoch_end(epoch + 1, logs)
+
+
 class ConfusionMatrixPicture(keras.callbacks.Callback):
   """Draws the validation confusion matrix each epoch (TensorBoard), titled with its epoch and score, and writes
   it as the PNG when the epoch is the best so far by `monitor` (the epoch best.keras and results.json hold).
@@ -66,7 +73,7 @@ class ConfusionMatrixPicture(keras.callbacks.Callback):
     self.best = score if improved else self.best
     title = f"validation, epoch {epoch + 1}" + (f": weighted F1 {score:.4f}" if score is not None else "")
     save_picture(titled(confusion_matrix_picture(**self._counts), title), self.png_path if improved else None,
-                 self.writer, "confusion_matrix", epoch)
+                 self.writer, "confusion_matrix", epoch + 1)  # epochs from 1, as EpochSummaries counts them
 
 
 class AugmentedSamples(keras.callbacks.Callback):

@@ -25,7 +25,8 @@ from cnmc.run_folder import layout, record
 from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
-from trainer.callbacks import AugmentedSamples, ConfusionMatrixPicture, ProfileSteps, ThroughputAndLearningRate
+from trainer.callbacks import (AugmentedSamples, ConfusionMatrixPicture, EpochSummaries, ProfileSteps,
+                               ThroughputAndLearningRate)
 from trainer.config import AUGMENTATIONS, TrainConfig, flag_text
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
@@ -97,7 +98,7 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
       ThroughputAndLearningRate(config.batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png"),
                              commit.state.best["value"] if commit.state.best else None, MONITOR),
-      keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0),
+      EpochSummaries(logs, write_graph=False, profile_batch=0),
   ]
   if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
     callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))

@@ -74,6 +74,9 @@ def test_every_epoch_metric_reaches_tensorboard(finished_run):
   for name in ("loss", "accuracy", "weighted_f1", "auc", "sensitivity", "specificity"):
     assert f"epoch_{name}" in train and f"epoch_{name}" in val, name
   assert {"epoch_images_per_second", "epoch_learning_rate"} <= train
+  accumulator = EventAccumulator(str(model_dir / "logs" / "validation"), size_guidance={"tensors": 0})
+  accumulator.Reload()
+  assert [event.step for event in accumulator.Tensors("epoch_weighted_f1")] == [1, 2]  # as history.csv counts
 
 
 def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
@@ -81,7 +84,7 @@ def test_pictures_are_written_as_png_and_to_tensorboard(finished_run):
   samples = assert_picture(model_dir / "augmented_samples.png", model_dir / "logs" / "train", "augmented_samples")
   assert samples.shape[0] >= 2 * 32 and samples.shape[1] >= 4 * 32  # a grid of 32 px cells
   best = read_json(model_dir / layout.RESULTS)["best_epoch"]  # the PNG shows the epoch best.keras holds
-  assert_picture(model_dir / "confusion_matrix.png", model_dir / "logs" / "validation", "confusion_matrix", best - 1)
+  assert_picture(model_dir / "confusion_matrix.png", model_dir / "logs" / "validation", "confusion_matrix", best)
   assert len(tensorboard_pictures(model_dir / "logs" / "validation", "confusion_matrix")) == 2  # one per epoch
 
 
