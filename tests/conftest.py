@@ -23,8 +23,22 @@ def tiny_synthetic(shared_dir):
   return made_once(shared_dir / "tiny_synthetic", build_tiny_synthetic)
 
 
-def pytest_collection_modifyitems(items):
-  """The slow tests first, in file order, then the rest: spread over the workers (pytest-xdist), the long
-  ones start early and the short ones fill the gaps, instead of a long test collected last keeping one
-  core busy alone at the end."""
-  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+# The files of the longest slow tests (1-3 min each in CI's --durations), started before the other slow tests.
+LONGEST = ("test_kill_drill.py", "test_compare_tricks.py", "test_multi_worker.py", "test_cross_validation.py")
+
+
+def pytest_collection_modifyitems(config, items):
+  """Each pytest-xdist worker's first share of the tests (worksteal hands out contiguous shares, then moves
+  tests from the end of the longest queue) starts with its turn of the slow tests, the longest first, then fast
+  tests fill it: the long tests run side by side early and the short ones fill the gaps, instead of a long
+  test collected last keeping one core busy alone at the end."""
+  workers = getattr(config, "workerinput", {}).get("workercount", 1)
+  slow = sorted((item for item in items if item.get_closest_marker("slow")), key=lambda i: i.path.name not in LONGEST)
+  fast = [item for item in items if not item.get_closest_marker("slow")]
+  lanes = [slow[lane::workers] for lane in range(workers)]
+  share = -(-len(items) // workers)
+  for lane in lanes:
+    taken = max(0, share - len(lane))
+    lane.extend(fast[:taken])
+    fast = fast[taken:]
+  items[:] = [item for lane in lanes for item in lane] + fast
