@@ -142,6 +142,7 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Se
   setup = setup or run_dir.preflight(config)
   job = jobs.job_for(setup.model_dir, setup.role)
   progress = Progress(config.epochs, setup.model_dir)
+  policy = keras.mixed_precision.global_policy()  # the run sets its own; a caller in this process keeps its
   try:
     with job.folder() as model_dir, job.lost_peers_reported():
       return _train(config, setup, job, model_dir, progress, builder, [progress, *extra_callbacks])
@@ -152,6 +153,8 @@ def run(config: TrainConfig, extra_callbacks=(), builder=None, setup: run_dir.Se
     if interrupt is None:
       raise
     raise progress.stopped(interrupt, run_dir.resume_command(config)) from None
+  finally:
+    keras.mixed_precision.set_global_policy(policy)
 
 
 def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, model_dir: str, progress: Progress,

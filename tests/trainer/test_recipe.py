@@ -149,6 +149,7 @@ def test_float16_with_xla_and_the_whole_recipe_trains_with_a_finite_recorded_los
   rows = history(tmp_path)
   resolved = read_json(tmp_path / layout.CONFIG)["resolved"]
   assert (resolved["precision"], resolved["xla"], resolved["effective_batch_size"]) == ("mixed_float16", True, 16)
+  assert keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is back after the run
   assert all(np.isfinite(row["loss_scale"]) and row["loss_scale"] >= 1 for row in rows)
   assert rows[-1]["loss"] < rows[0]["loss"]
 
