@@ -129,6 +129,12 @@ def val_input(builder, config: TrainConfig, image_size: int) -> tf.data.Dataset:
   return dataset
 
 
+def validated_images(builder, config: TrainConfig) -> tuple[int, int]:
+  """(images each validation pass reads, images of the validation split): fewer with --validation_steps."""
+  total = builder.info.splits[config.val_split].num_examples
+  return (min(total, config.validation_steps * config.batch_size) if config.validation_steps else total), total
+
+
 def sample_images(builder, config: TrainConfig, image_size: int, count: int = 8):
   """A few validation images, (count, S, S, 3) uint8, and their (count,) labels, read without filling any cache."""
   dataset = make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=count, cache=None)

@@ -186,6 +186,9 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   excluded = data.excluded_cells(config)
   counts = data.check_splits(builder, config, excluded)
   print(f"Training on {data.train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
+  validated = data.validated_images(builder, config)
+  print(f"Validating on {_share(validated)} images of {config.val_split} each epoch"
+        + (f" (--validation_steps={config.validation_steps})." if validated[0] < validated[1] else "."), flush=True)
   steps = data.steps_per_epoch(config, counts)
   train_ds = data.train_input(builder, config, setup.image_size, strategy, counts, exclude=excluded)
   val_ds = data.val_input(builder, config, setup.image_size)
@@ -249,7 +252,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                 state.history[best["epoch"]] if best else None)
   record.write_results(model_dir, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-  return job.report(results, lambda: _print_summary(config, model_dir, state))
+  return job.report(results, lambda: _print_summary(config, model_dir, state, validated))
 
 
 def _compile(model: keras.Model, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
@@ -283,10 +286,18 @@ def _print_phase(phase: Phase, completed_epochs: int, config: TrainConfig) -> No
         + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
 
 
-def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState) -> None:
-  """The end of a run in a few lines: the best score, the speed, the input wait, where to look."""
+def _share(validated: tuple[int, int]) -> str:
+  """'16 of 179' when a pass reads part of the split, '179' when all of it."""
+  return f"{validated[0]} of {validated[1]}" if validated[0] < validated[1] else str(validated[1])
+
+
+def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState,
+                   validated: tuple[int, int]) -> None:
+  """The end of a run in a few lines: the best score (and on how many images), the speed, the input wait, where
+  to look."""
   best = state.best
-  f1 = f"{best['value']:.4f} at epoch {best['epoch'] + 1}" if best else "n/a"
+  f1 = (f"{best['value']:.4f} at epoch {best['epoch'] + 1} ({_share(validated)} images of {config.val_split})"
+        if best else "n/a")
   rate = state.history[-1].get("images_per_second") if state.history else None
   epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
   lines = [f"Done: {config.backbone} on {config.dataset}, {epochs}; best validation weighted F1 {f1}.",

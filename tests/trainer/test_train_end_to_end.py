@@ -158,3 +158,14 @@ def test_settings_and_best_scores_reach_the_hparams_dashboard(finished_run):
 
 def json_best_epoch(model_dir) -> int:
   return read_json(model_dir / layout.RESULTS)["best_epoch"] - 1
+
+
+def test_the_console_says_how_many_images_each_validation_reads_and_names_only_what_was_recorded(tiny_synthetic,
+                                                                                                  tmp_path):
+  from tests.trainer.helpers import small_trainer
+  result = small_trainer(tiny_synthetic.data_dir, "--epochs=1", f"--model_dir={tmp_path}")  # 1 validation step of 8
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Validating on 8 of 12 images of validation each epoch (--validation_steps=1)." in result.stdout
+  done = next(line for line in result.stdout.splitlines() if line.startswith("Done: "))
+  assert ", 1 epoch; best validation weighted F1 " in done and done.endswith(" (8 of 12 images of validation).")
+  assert f"Outputs in {tmp_path}; curves and pictures: tensorboard" in result.stdout  # one epoch: no profile
