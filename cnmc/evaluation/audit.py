@@ -114,8 +114,11 @@ def find_issues(cells: dict[str, np.ndarray]) -> dict[str, list[dict]]:
                           "pip install 'cleanlab[datalab]').") from None
   p = cells["probability"].astype(np.float64)
   lab = Datalab(data={"label": cells["label"]}, label_name="label", verbosity=0)
+  # n_jobs 1: cleanlab's default forks a multiprocessing pool, which can deadlock in a process that holds
+  # TensorFlow's threads (the audit predicted with them just before; seen once in CI as a child stuck in a futex)
+  single_process = {"clean_learning_kwargs": {"find_label_issues_kwargs": {"n_jobs": 1}}}
   lab.find_issues(features=cells["features"], pred_probs=np.stack([1 - p, p], axis=1),
-                  issue_types={"label": {}, "near_duplicate": {}, "outlier": {}})
+                  issue_types={"label": single_process, "near_duplicate": {}, "outlier": {}})
   describe = lambda i: {"file_name": cells["file_name"][i], "subject_id": cells["subject_id"][i],  # noqa: E731
                         "split": cells["split"][i], "label": CLASS_NAMES[int(cells["label"][i])],
                         "p_all": round(float(p[i]), 4)}
