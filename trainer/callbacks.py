@@ -81,7 +81,7 @@ class AugmentedSamples(keras.callbacks.Callback):
   PNG): each row an original, augmented, and with mixing on, mixed with its partner and captioned with its
   target, the share of ALL the loss takes."""
 
-  def __init__(self, images: np.ndarray, labels: np.ndarray, augmentation: keras.layers.Layer, mixing,
+  def __init__(self, images: np.ndarray, labels: np.ndarray, augmentation: keras.layers.Layer | None, mixing,
                log_dir: str, png_path: str):
     super().__init__()
     self.images, self.labels, self.augmentation, self.mixing = images, labels, augmentation, mixing
@@ -89,15 +89,20 @@ class AugmentedSamples(keras.callbacks.Callback):
     self.png_path = png_path
 
   def on_train_begin(self, logs=None):
-    augmented = self.augmentation(keras.ops.cast(self.images, "float32"), training=True)
-    columns = [self.images.astype(np.float32), keras.ops.convert_to_numpy(augmented).astype(np.float32)]
+    images = self.images.astype(np.float32)
+    columns, names = [images], ["original"]
+    if self.augmentation is not None:
+      images = keras.ops.convert_to_numpy(self.augmentation(images, training=True)).astype(np.float32)
+      columns.append(images)
+      names.append("augmented")
     if self.mixing is not None:
-      mixed = self.mixing(augmented, self.labels)
+      mixed = self.mixing(images, self.labels)
       targets = keras.ops.convert_to_numpy(mixed["targets"])
       columns.append(captioned(keras.ops.convert_to_numpy(mixed["images"]), [f"ALL {t:.2f}" for t in targets]))
+      names.append("mixed, captioned with its target")
     rows = np.concatenate(columns, axis=2)  # the columns side by side in each row
-    title = "each: original | augmented" + (" | mixed, captioned with its target" if self.mixing is not None else "")
-    save_picture(titled(image_grid(rows, columns=2), title), self.png_path, self.writer, "augmented_samples", 0)
+    save_picture(titled(image_grid(rows, columns=2), "each: " + " | ".join(names)), self.png_path, self.writer,
+                 "augmented_samples", 0)
 
 
 class ProfileSteps(keras.callbacks.Callback):

@@ -84,7 +84,8 @@ class TrainConfig:
   clipnorm: float = setting(0.0, "Clip the gradients to this global norm; 0 = no clipping.", lower=0,
                             recipe_feature=True)
   accumulation_steps: int = setting(1, "Average the gradients of this many batches into one update: an effective "
-                                    "batch of --batch_size x this, in the memory of one --batch_size.", lower=1,
+                                    "batch of --batch_size x this, in the memory of one --batch_size (each step "
+                                    "is one update).", lower=1,
                                     recipe_feature=True)
   label_smoothing: float = setting(0.0, "Smooth the training loss's targets to y(1-e)+e/2; scores and the best epoch "
                                    "use the true labels.", lower=0, upper=1, upper_open=True, recipe_feature=True)
@@ -127,7 +128,8 @@ class TrainConfig:
       None, "Train steps to profile for TensorBoard's Profile tab, counted over the whole run from 0: first,last "
       "(e.g. 5,10), 0,0 = off, or auto = a few steps early in epoch 2 (the cache is warm then), once per run.",
       flag_text="auto", resumable=True, cpu_sized=(0, 0))  # (first, last) train step of the run; (0, 0) off; None auto
-  steps_per_epoch: int = setting(0, "0 = one pass over the training splits.", lower=0, quick=4, cpu_sized=20)
+  steps_per_epoch: int = setting(0, "Updates per epoch; 0 = one pass over the training splits.", lower=0, quick=4,
+                                 cpu_sized=20)
   validation_steps: int = setting(0, "0 = the whole validation split.", lower=0, resumable=True, quick=2)
   seed: int = setting(42, "Seed for weights, data order and augmentation.", lower=0, upper=2**31 - 1, per_seed=True)
   deterministic: bool = setting(False, "Bit-exact repeatable runs: deterministic ops and data order (slower; turns "

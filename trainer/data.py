@@ -91,8 +91,9 @@ def train_split(config: TrainConfig) -> str:
 
 
 def steps_per_epoch(config: TrainConfig, counts: dict[int, int]) -> int:
-  """--steps_per_epoch, or the batches of one pass over the training split."""
-  return config.steps_per_epoch or batches_per_pass(counts, config.batch_size)
+  """--steps_per_epoch, or the updates (of --batch_size x --accumulation_steps images) of one pass over the
+  training split."""
+  return config.steps_per_epoch or batches_per_pass(counts, config.effective_batch_size)
 
 
 def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.distribute.Strategy,
@@ -106,7 +107,8 @@ def train_input(builder, config: TrainConfig, image_size: int, strategy: tf.dist
   made in the pipeline: Keras' fit(class_weight=) cannot apply them to a distributed dataset.
   """
   def dataset_fn(input_context=None):
-    return make_train_dataset(builder, train_split(config), image_size=image_size, batch_size=config.batch_size,
+    return make_train_dataset(builder, train_split(config), image_size=image_size,
+                              batch_size=config.effective_batch_size,  # the train step splits it into micro-batches
                               balance=config.balance, seed=config.seed, deterministic=config.deterministic,
                               input_context=input_context, class_counts=counts, skip_batches=skip_batches,
                               exclude=exclude).dataset

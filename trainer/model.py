@@ -1,84 +1,44 @@
-"""The classifier: uint8 cells -> augmentation -> input transform -> backbone preprocessing -> backbone -> P(ALL).
+"""The classifier (images -> input transform -> backbone preprocessing -> backbone -> P(ALL)) and the step that
+trains it (augmentation, mixup/cutmix, label smoothing and gradient accumulation).
 
-Augmentation and preprocessing are layers of the model, so they run on the accelerator inside the
-(XLA-compiled) train step, and the exported model takes the same uint8 images the pipeline makes.
+The classifier is the model and nothing else: it is what best.keras, model.keras and saved_model/ hold,
+built from Keras' own layers. The training's machinery lives in `TrainStep.train_step`, which runs on the
+accelerator inside the (XLA-compiled) step: the pipeline hands it uint8 batches, and it augments, mixes,
+splits the batch into micro-batches and applies their summed gradients in one unconditional update.
 """
 
 import keras
 import tensorflow as tf
 from keras.src.losses.loss import unscale_loss_for_distribution  # as Keras' own train step scales its loss
 
-from pipeline.augment import CellAugmentation
-from pipeline.mixing import MixupCutmix
-from pipeline.input_transforms import input_transform_layer
 from cnmc.run_folder import layout
+from pipeline.augment import CellAugmentation
+from pipeline.input_transforms import input_transform_layer
+from pipeline.mixing import MixupCutmix
 from trainer.backbones import Backbone
+from trainer.config import AUGMENTATIONS, TrainConfig
 from trainer.weights import build_with_weights
 
 
-class Classifier(keras.Model):
-  """The model that trains: a functional chain whose training loss may smooth its targets (label_smoothing,
-  set by the trainer) and whose train step may mix the augmented images (use_mixing). Validation losses and
-  every metric see the true labels."""
-
-  label_smoothing = 0.0
-  mixing = None  # a pipeline.mixing.MixupCutmix, set by use_mixing with the two halves of the chain:
-  augmentation = after_augmentation = None  # the images to the augmented images, and these to P(ALL)
-
-  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-    if training and self.label_smoothing:
-      y = keras.ops.cast(y, y_pred.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
-    return super().compute_loss(x, y, y_pred, sample_weight, training=training)
-
-  def use_mixing(self, mixing: MixupCutmix) -> None:
-    """Mix each training batch after the augmentation (an inactive mixer changes nothing)."""
-    if mixing.active:
-      augmented = self.get_layer("augmentation").output  # float in the compute dtype, augmentation or not
-      self.mixing = mixing
-      self.augmentation = keras.Model(self.input, augmented)
-      self.after_augmentation = keras.Model(augmented, self.output)
-
-  def train_step(self, data):
-    """Keras' train step (TensorFlow backend), with the batch mixed between augmentation and the rest:
-    the loss takes the soft targets, the metrics the hard labels."""
-    if self.mixing is None:
-      return super().train_step(data)
-    images, labels, weights = keras.utils.unpack_x_y_sample_weight(data)
-    mixed = self.mixing(self.augmentation(images, training=True), labels, weights)
-    with tf.GradientTape() as tape:
-      predicted = self.after_augmentation(mixed["images"], training=True)
-      loss = self.compute_loss(y=mixed["targets"][:, None], y_pred=predicted, sample_weight=mixed["weights"],
-                               training=True)
-      self._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(images)[0])
-      scaled = self.optimizer.scale_loss(loss)
-    gradients = tape.gradient(scaled, self.trainable_weights)
-    self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-    return self.compute_metrics(images, mixed["labels"][:, None], predicted, sample_weight=mixed["label_weights"])
-
-
-def build_classifier(backbone: Backbone, image_size: int, weights: str | None, augmentation: dict | None,
-                     dropout: float, seed: int, input_transform: str = "rgb") -> tuple[keras.Model, keras.Model]:
-  """The classifier to train: uint8 cells -> augmentation -> input transform -> preprocessing -> backbone
-  -> P(ALL).
+def build_classifier(backbone: Backbone, image_size: int, weights: str | None, dropout: float, seed: int,
+                     input_transform: str = "rgb") -> tuple[keras.Model, keras.Model]:
+  """The classifier: images -> input transform -> preprocessing -> backbone -> pooling -> dropout -> P(ALL).
 
   Args:
     backbone: the registry entry to build.
-    image_size: S; the model takes (B, S, S, 3) uint8.
+    image_size: S; the model takes (B, S, S, 3) images with values 0-255 (uint8 as the pipeline makes them,
+      or float, as the train step's augmented ones are).
     weights: None (random), "imagenet" or the path of a notop weights file.
-    augmentation: CellAugmentation's settings, or None for none.
     dropout: the rate before the classification layer.
-    seed: for the augmentation's and dropout's random draws.
+    seed: for dropout's random draws.
     input_transform: "rgb" (none), "optical_density" or "stain_normalised" (pipeline/input_transforms.py).
   Returns:
-    (classifier with output (B, 1) float32 P(ALL), its backbone sub-model).
+    (classifier, a plain keras.Model with output (B, 1) float32 P(ALL); its backbone sub-model).
   Raises:
     TrainerError: weights that cannot be had or do not fit the backbone.
   """
-  inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
-  if augmentation:
-    x = CellAugmentation(**augmentation, seed=seed, name="augmentation")(inputs)
-  else:
-    x = keras.layers.Identity(name="augmentation")(keras.ops.cast(inputs, keras.config.floatx()))
+  inputs = keras.Input((image_size, image_size, 3), name="image")  # float32: uint8 is cast on the device
+  x = inputs
   transform = input_transform_layer(input_transform)
   if transform is not None:
     x = transform(x)
@@ -91,23 +51,92 @@ def build_classifier(backbone: Backbone, image_size: int, weights: str | None, a
   x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
   # The probability is computed in float32 even under mixed precision: a float16 sigmoid saturates.
   outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
-  return Classifier(inputs, outputs, name=f"cnmc_{backbone.name}"), base
+  return keras.Model(inputs, outputs, name=f"cnmc_{backbone.name}"), base
 
 
-def inference_model(model: keras.Model) -> keras.Model:
-  """The classifier as it is exported: the same layers and weights, minus the augmentation.
-
-  The augmentation is the identity at inference (a cast to float), so a Keras `Rescaling(1)` takes its
-  place: the exported model holds only Keras' own layers and loads with `keras.saving.load_model`
-  in a process that never imported this project (with an input transform other than rgb, that layer
-  is kept and needs `import pipeline.input_transforms`). Input (B, S, S, 3) uint8; output (B, 1) P(ALL).
+class TrainStep(keras.Model):
+  """The classifier's own graph (the very layers and weights, saved under the same names) with the step that
+  trains it; made by `train_step_for`. `fit` calls `train_step` per replica with one global batch of
+  --batch_size x --accumulation_steps images:
+    1. augment every image (CellAugmentation; none: a cast to float);
+    2. split the batch into `accumulation_steps` micro-batches and mix each (mixup/cutmix, pairs inside it);
+    3. for each micro-batch in turn, the loss (soft targets, smoothed labels) and its gradient, summed;
+    4. one unconditional apply of the mean gradient, which every tf.distribute strategy synchronises.
+  Validation and every metric see the true labels (the mixed batch's metrics: the larger share's label).
   """
-  inputs = keras.Input(model.input_shape[1:], dtype="uint8", name="image")
-  x = keras.layers.Rescaling(1.0, name="to_float")(inputs)  # casts uint8 to the compute dtype
-  after_augmentation = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)][1:]
-  for layer in after_augmentation:  # the classifier is a chain: replay it on the new input
-    x = layer(x)
-  return keras.Model(inputs, x, name=model.name)
+
+  augmentation = None  # a CellAugmentation, or None
+  mixing = None  # an active MixupCutmix, or None
+  label_smoothing = 0.0
+  accumulation_steps = 1
+
+  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    if training and self.label_smoothing:
+      y = keras.ops.cast(y, y_pred.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+    return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+  def _augmented(self, images):
+    if self.augmentation is None:
+      return tf.cast(images, self.compute_dtype)
+    return self.augmentation(images, training=True)
+
+  def _micro_batches(self, images, labels, weights) -> list[dict]:
+    """The batch in `accumulation_steps` equal parts, each mixed: dicts of images, targets and weights for the
+    loss, labels and label_weights for the metrics."""
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.float32)
+    weights = tf.ones_like(labels) if weights is None else tf.cast(tf.reshape(weights, [-1]), tf.float32)
+    parts = zip(*(tf.split(t, self.accumulation_steps) for t in (images, labels, weights)))
+    if self.mixing is None:
+      return [dict(images=i, targets=l, weights=w, labels=l, label_weights=w) for i, l, w in parts]
+    return [self.mixing(i, l, w) for i, l, w in parts]
+
+  def _gradients(self, batch: dict) -> list:
+    """One micro-batch's loss, tracked, and the gradient of its share of the update."""
+    with tf.GradientTape() as tape:
+      predicted = self(batch["images"], training=True)
+      loss = self.compute_loss(y=batch["targets"][:, None], y_pred=predicted, sample_weight=batch["weights"],
+                               training=True)
+      self._loss_tracker.update_state(unscale_loss_for_distribution(loss),
+                                      sample_weight=tf.shape(batch["images"])[0])
+      scaled = self.optimizer.scale_loss(loss / self.accumulation_steps)  # the mean over the micro-batches
+    self.compute_metrics(batch["images"], batch["labels"][:, None], predicted, sample_weight=batch["label_weights"])
+    gradients = tape.gradient(scaled, self.trainable_weights)
+    return [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+            for g, v in zip(gradients, self.trainable_weights, strict=True)]
+
+  def train_step(self, data):
+    images, labels, weights = keras.utils.unpack_x_y_sample_weight(data)
+    micro_batches = self._micro_batches(self._augmented(images), labels, weights)
+    if len(micro_batches) == 1:
+      gradients = self._gradients(micro_batches[0])
+    else:  # a loop, not k copies of the model in the compiled graph; in order, as the random draws advance
+      stacked = {key: tf.stack([batch[key] for batch in micro_batches]) for key in micro_batches[0]}
+
+      def accumulate(index, summed):
+        batch = {key: value[index] for key, value in stacked.items()}
+        return index + 1, [s + g for s, g in zip(summed, self._gradients(batch), strict=True)]
+
+      zeros = [tf.zeros_like(v) for v in self.trainable_weights]
+      _, gradients = tf.while_loop(lambda index, _: index < len(micro_batches), accumulate,
+                                   (tf.constant(0), zeros), parallel_iterations=1)
+    self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+    return self.get_metrics_result()
+
+
+def train_step_for(classifier: keras.Model, config: TrainConfig) -> TrainStep:
+  """The classifier with the step --augmentation, --mixup_alpha/--cutmix_alpha/--mix_probability,
+  --label_smoothing and --accumulation_steps ask for (seeded by --seed). Compile and fit the result; save the
+  classifier."""
+  step = TrainStep(classifier.input, classifier.output, name=classifier.name)
+  augmentation = AUGMENTATIONS[config.augmentation]
+  if augmentation:
+    step.augmentation = CellAugmentation(**augmentation, seed=config.seed, name="augmentation")
+  mixing = MixupCutmix(config.mixup_alpha, config.cutmix_alpha, config.mix_probability, seed=config.seed + 2,
+                       name="mixing")
+  if mixing.active:
+    step.mixing = mixing
+  step.label_smoothing, step.accumulation_steps = config.label_smoothing, config.accumulation_steps
+  return step
 
 
 def freeze_backbone(base: keras.Model) -> None:

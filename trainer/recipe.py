@@ -1,11 +1,9 @@
 """A phase's optimizer: its learning-rate schedule with a linear warm-up, gradient clipping to a global
-norm, gradient accumulation and a moving average of the weights (Keras 3's own `global_clipnorm`,
-`gradient_accumulation_steps` and `use_ema`).
+norm and a moving average of the weights (Keras 3's own `global_clipnorm` and `use_ema`).
 
-The schedule counts train steps (batches), whether or not their gradients are accumulated: Keras
-advances the optimizer's step on every batch and applies the averaged gradients every k-th. The
-optimizer's variables (step, moments, accumulated gradients) are in every backup, so a resumed run
-continues the same schedule and accumulation.
+The schedule counts train steps, each one update (with --accumulation_steps, the micro-batches of one step
+are accumulated inside it: trainer/model.py). The optimizer's variables (step, moments, averages) are in
+every backup, so a resumed run continues the same schedule.
 """
 
 import keras
@@ -25,19 +23,16 @@ def learning_rate_schedule(peak: float, schedule: str, steps: int, warmup_steps:
 
 
 def optimizer(name: str, peak: float, schedule: str, steps: int, warmup_steps: int = 0, clipnorm: float = 0.0,
-              accumulation_steps: int = 1, ema_decay: float = 0.0) -> keras.optimizers.Optimizer:
-  """adam, adamw or sgd (momentum 0.9) for a phase of `steps` batches; clipnorm 0, accumulation_steps 1 and
-  ema_decay 0 turn those off.
+              ema_decay: float = 0.0) -> keras.optimizers.Optimizer:
+  """adam, adamw or sgd (momentum 0.9) for a phase of `steps` updates; clipnorm 0 and ema_decay 0 turn those
+  off.
 
-  With ema_decay the optimizer keeps the averages of the weights it trains (updated inside the train step;
-  trainer/averaging.py puts them into the model where they are used). Keras moves the averages on every
-  batch, accumulated or not, so their momentum per batch is ema_decay^(1/k): over the k batches of one
-  update they decay by exactly ema_decay.
+  With ema_decay the optimizer keeps the averages of the weights it trains, moved by ema_decay at every
+  update (inside the train step; trainer/averaging.py puts them into the model where they are used).
   """
-  options = dict(global_clipnorm=clipnorm or None,
-                 gradient_accumulation_steps=accumulation_steps if accumulation_steps > 1 else None)
+  options = dict(global_clipnorm=clipnorm or None)
   if ema_decay:
-    options.update(use_ema=True, ema_momentum=ema_decay ** (1.0 / accumulation_steps))
+    options.update(use_ema=True, ema_momentum=ema_decay)
   rate = learning_rate_schedule(peak, schedule, steps, warmup_steps)
   if name == "sgd":
     chosen = keras.optimizers.SGD(rate, momentum=0.9, **options)
@@ -52,26 +47,23 @@ def optimizer(name: str, peak: float, schedule: str, steps: int, warmup_steps: i
   return chosen
 
 
-def check_accumulation(accumulation_steps: int, replicas: int) -> None:
-  """Keras accumulates inside a conditional that tf.distribute cannot synchronise across replicas (it fails
-  with "merge_call called while defining a new graph"): refused there, with what to do instead."""
-  if accumulation_steps > 1 and replicas > 1:
-    raise TrainerError(f"--accumulation_steps={accumulation_steps} works on one device only, and this run has "
-                       f"{replicas} replicas (Keras' gradient accumulation cannot synchronise them). With several "
-                       "devices, raise --batch_size instead: each replica takes its share of it.")
+def check_accumulation(batch_size: int, accumulation_steps: int, replicas: int) -> None:
+  """Each replica splits its share of the batch into accumulation_steps equal micro-batches."""
+  if accumulation_steps > 1 and batch_size % replicas:
+    raise TrainerError(f"--accumulation_steps={accumulation_steps} needs a --batch_size that divides evenly among "
+                       f"the {replicas} replicas (--batch_size={batch_size}): pass a multiple of {replicas}.")
 
 
 def compared_recipes(batch_size: int, steps_per_epoch: int) -> dict[str, tuple[str, dict]]:
   """What tools.compare_recipe trains: {run name: (row label, the settings it changes from the plain run)}, for
   the plain run's batch and steps per epoch (0: a whole pass).
 
-  Accumulation halves the batch and doubles the steps: the same images per epoch and the same effective
-  batch as the plain run, in half the memory. Warm-up lasts the first epoch (50 steps when an epoch is a
+  Accumulation makes each update of two micro-batches of half the batch: the same images per update and per
+  epoch as the plain run, in half the memory. Warm-up lasts the first epoch (50 steps when an epoch is a
   whole pass of unknown length).
   """
   steps = steps_per_epoch
-  accumulation = dict(accumulation_steps=2, batch_size=max(1, batch_size // 2),
-                      **(dict(steps_per_epoch=2 * steps) if steps else {}))
+  accumulation = dict(accumulation_steps=2, batch_size=max(1, batch_size // 2))
   features = {
       "ema": ("+ EMA 0.99", dict(ema_decay=0.99)),
       "label_smoothing": ("+ label smoothing 0.1", dict(label_smoothing=0.1)),

@@ -27,12 +27,11 @@ from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, run
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import (AugmentedSamples, ConfusionMatrixPicture, EpochSummaries, ProfileSteps,
                                ThroughputAndLearningRate)
-from trainer.config import AUGMENTATIONS, TrainConfig, flag_text
+from trainer.config import TrainConfig, flag_text
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
 from trainer.progress import Progress
-from pipeline.mixing import MixupCutmix
-from trainer.model import build_classifier, freeze_backbone, inference_model, unfreeze_backbone
+from trainer.model import TrainStep, build_classifier, freeze_backbone, train_step_for, unfreeze_backbone
 
 MONITOR = "val_weighted_f1"  # the challenge's metric picks the best checkpoint
 
@@ -95,7 +94,7 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
       checkpoints.EpochSeeds(),  # before anything draws in the epoch
       *([averaging.ValidateAveraged(averaging.AveragedWeights(model))] if config.ema_decay else []),
       *([replicas.AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []),
-      ThroughputAndLearningRate(config.batch_size),
+      ThroughputAndLearningRate(config.effective_batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png"),
                              commit.state.best["value"] if commit.state.best else None, MONITOR),
       EpochSummaries(logs, write_graph=False, profile_batch=0),
@@ -103,7 +102,7 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
   if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
     callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))
   if samples is not None:
-    callbacks.append(AugmentedSamples(*samples, model.get_layer("augmentation"), model.mixing, logs,
+    callbacks.append(AugmentedSamples(*samples, model.augmentation, model.mixing, logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
   return callbacks + [commit] + list(extra)
 
@@ -117,7 +116,8 @@ def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:
     scratch = f"{target}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
     atomic.recover_dir(target)
-    model.export(scratch, format="tf_saved_model", verbose=False)
+    images = tf.TensorSpec((None, *model.input_shape[1:]), tf.uint8, name="image")  # serves the pipeline's uint8
+    model.export(scratch, format="tf_saved_model", verbose=False, input_signature=[images])
     atomic.replace_dir(scratch, target)
 
 
@@ -168,7 +168,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                                config.peer_timeout, config.slurm_port)
   print(runtime.summary(), flush=True)
   strategy = runtime.strategy
-  recipe.check_accumulation(config.accumulation_steps, strategy.num_replicas_in_sync)
+  recipe.check_accumulation(config.batch_size, config.accumulation_steps, strategy.num_replicas_in_sync)
   finished = job.finished(model_dir, strategy)
   if finished is not None:
     print(f"{setup.model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
@@ -199,21 +199,16 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   state = checkpoints.load_state(model_dir)
   if not state.history:  # a fresh start: curves of an earlier start that finished no epoch would mix in
     shutil.rmtree(os.path.join(model_dir, layout.LOGS_DIR), ignore_errors=True)
-  augmentation = AUGMENTATIONS[config.augmentation]
   with strategy.scope():
-    model, base = build_classifier(setup.backbone, setup.image_size, setup.weights, augmentation, config.dropout,
-                                   config.seed, config.input_transform)
-    model.label_smoothing = config.label_smoothing  # of the training loss only
-    mixing = MixupCutmix(config.mixup_alpha, config.cutmix_alpha, config.mix_probability, seed=config.seed + 2,
-                         name="mixing")
-    model.use_mixing(mixing)
-    exported = inference_model(model)  # what best.keras, model.keras and saved_model/ hold
+    classifier, base = build_classifier(setup.backbone, setup.image_size, setup.weights, config.dropout,
+                                        config.seed, config.input_transform)  # what best.keras and the exports hold
+    model = train_step_for(classifier, config)  # the same layers, trained by the step the settings ask for
   averaged = averaging.AveragedWeights(model).held if config.ema_decay else contextlib.nullcontext
   state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
   if state.weights:
     print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
-  samples = (data.sample_images(builder, config, setup.image_size) if (augmentation or mixing.active)
-             and not state.history else None)
+  samples = (data.sample_images(builder, config, setup.image_size)
+             if (model.augmentation or model.mixing) and not state.history else None)
 
   # The phases: each its own compile and fit, every epoch committed as it ends.
   phases = plan_phases(config)
@@ -222,7 +217,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
       continue
     _print_phase(phase, state.completed_epochs, config)
     metrics, state = _compile(model, base, phase, config, steps, runtime.xla, job, model_dir, state, strategy)
-    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, exported, averaged)
+    commit = checkpoints.EpochCommit(model_dir, state, MONITOR, classifier, averaged)
     done_in_phase = state.completed_epochs - phase.first_epoch
     phase_ds = (train_ds if done_in_phase <= 0 else  # a resumed phase continues its stream where it stopped
                 data.train_input(builder, config, setup.image_size, strategy, counts, done_in_phase * steps, excluded))
@@ -240,7 +235,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   progress.at("exporting")
   with averaged():
     job.check_final_weights(strategy, model)
-    _export(exported, model_dir, config.saved_model)
+    _export(classifier, model_dir, config.saved_model)
   best = state.best
   results = {"best_epoch": best["epoch"] + 1 if best else None,
              "best_val_weighted_f1": best["value"] if best else None,
@@ -255,7 +250,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   return job.report(results, lambda: _print_summary(config, model_dir, state, validated))
 
 
-def _compile(model: keras.Model, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
+def _compile(model: TrainStep, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
              job: jobs.SingleProcess, model_dir: str, state: checkpoints.RunState, strategy: tf.distribute.Strategy):
   """The model compiled for `phase`, with the phase's optimizer state restored if the run resumes inside it.
   Returns (its metrics, the state restored)."""
@@ -264,7 +259,7 @@ def _compile(model: keras.Model, base: keras.Model, phase: Phase, config: TrainC
     metrics = training_metrics()
     model.compile(optimizer=recipe.optimizer(config.optimizer, phase.learning_rate, phase.schedule,
                                              steps * (phase.end_epoch - phase.first_epoch), config.warmup_steps,
-                                             config.clipnorm, config.accumulation_steps, config.ema_decay),
+                                             config.clipnorm, config.ema_decay),
                   loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=xla)
   if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
     if not model.optimizer.built:

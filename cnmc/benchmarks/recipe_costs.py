@@ -29,18 +29,16 @@ def _compiled(backbone_name: str, size: int, changes: dict, xla: bool):
   import dataclasses
 
   import keras
-  from pipeline.mixing import MixupCutmix
   from trainer import backbones, recipe
-  from trainer.config import AUGMENTATIONS, TrainConfig
+  from trainer.config import TrainConfig
   from trainer.metrics import training_metrics
-  from trainer.model import build_classifier
-  config = dataclasses.replace(TrainConfig(), **changes)
+  from trainer.model import build_classifier, train_step_for
+  config = dataclasses.replace(TrainConfig(), augmentation="cells", seed=0, **changes)
   keras.utils.set_random_seed(0)
-  model, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, AUGMENTATIONS["cells"], 0.3, seed=0)
-  model.label_smoothing = config.label_smoothing
-  model.use_mixing(MixupCutmix(config.mixup_alpha, config.cutmix_alpha, seed=2))
+  classifier, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, 0.3, seed=0)
+  model = train_step_for(classifier, config)
   model.compile(optimizer=recipe.optimizer("adam", 1e-4, "cosine", 10_000, config.warmup_steps, config.clipnorm,
-                                           config.accumulation_steps, config.ema_decay),
+                                           config.ema_decay),
                 loss=keras.losses.BinaryCrossentropy(), metrics=training_metrics(), jit_compile=xla)
   return model
 

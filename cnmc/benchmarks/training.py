@@ -26,7 +26,7 @@ def measure_notebook(folder: str, backbone_name: str, size: int, batch: int, ste
                             shear_range=SHEAR, zoom_range=ZOOM, horizontal_flip=True).flow_from_directory(
       folder, target_size=(size, size), batch_size=batch, class_mode="binary", follow_links=True)
   # The same classifier without the on-device augmentation (the generator augmented on the CPU).
-  model, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, None, 0.3, seed=0)
+  model, _ = build_classifier(backbones.get_backbone(backbone_name), size, None, 0.3, seed=0)
   model.compile(optimizer="adam", loss="binary_crossentropy")
   throughput = ThroughputAndLearningRate(batch)
   history = model.fit(((x.astype("uint8"), y) for x, y in flow), steps_per_epoch=steps, epochs=2,

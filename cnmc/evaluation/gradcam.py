@@ -2,8 +2,9 @@
 
 For each image, the gradient of the predicted class's logit with respect to the backbone's output
 feature map is averaged over space to weigh its channels; the ReLU of the weighted sum, upsampled
-to the image and scaled to [0, 1], is the heatmap. Works for any classifier `trainer.model` builds
-(uint8 image -> augmentation -> [preprocessing] -> backbone -> pooling -> dropout -> sigmoid Dense).
+to the image and scaled to [0, 1], is the heatmap. Works on any saved classifier `trainer.model` builds
+(image -> [input transform, preprocessing] -> backbone -> pooling -> dropout -> sigmoid Dense; older ones
+also cast uint8 in a first layer).
 """
 
 import keras

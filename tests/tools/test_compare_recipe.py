@@ -32,7 +32,7 @@ def test_the_comparison_trains_the_recipes_scores_them_and_writes_the_table(tiny
   assert result.returncode == 0, result.stderr[-3000:]
   assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["seed4-accumulation", "seed4-plain"]
   flags = json.loads((out / "seed4-accumulation" / layout.CONFIG).read_text())["flags"]
-  assert (flags["accumulation_steps"], flags["batch_size"], flags["steps_per_epoch"], flags["seed"]) == (2, 4, 4, 4)
+  assert (flags["accumulation_steps"], flags["batch_size"], flags["steps_per_epoch"], flags["seed"]) == (2, 4, 2, 4)
   assert flags["train_splits"] == ["fold_0", "fold_1"] and flags["val_split"] == "fold_2"
   results = json.loads((out / "recipe.json").read_text())
   assert list(results["summary"]) == ["plain", "accumulation"] and results["scored_on"] == "validation"

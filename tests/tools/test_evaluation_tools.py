@@ -264,10 +264,10 @@ def test_a_model_that_outputs_nan_is_refused(trained_run, tmp_path):
 def second_model(tmp_path_factory):
   """Another member for ensembles: small_cnn at 48 px (another input size), untrained."""
   from trainer import backbones
-  from trainer.model import build_classifier, inference_model
+  from trainer.model import build_classifier
   path = tmp_path_factory.mktemp("second") / "other48.keras"
-  model, _ = build_classifier(backbones.get_backbone("small_cnn"), 48, None, None, 0.0, seed=5)
-  inference_model(model).save(path)
+  model, _ = build_classifier(backbones.get_backbone("small_cnn"), 48, None, 0.0, seed=5)
+  model.save(path)
   return path
 
 

@@ -5,6 +5,7 @@ import json
 import pathlib
 import shutil
 
+import numpy as np
 import pytest
 
 from cnmc.run_folder import layout, record
@@ -23,10 +24,22 @@ def copy(name: str, tmp_path) -> pathlib.Path:
 @pytest.mark.slow  # two epochs of training
 def test_an_interrupted_run_of_older_code_resumes_after_its_last_committed_epoch(tiny_synthetic, tmp_path, capsys):
   from trainer.train import run
+  import h5py
+  import keras
   folder = copy("interrupted", tmp_path)
   kept = record.read_history(str(folder))
   assert [row["epoch"] for row in kept] == [1]
-  results = run(tiny_config(folder, epochs=4, seed=3), builder=tiny_synthetic)  # planned for 3: one more
+  with h5py.File(folder / layout.BACKUP_DIR / "epoch_0001.weights.h5") as backup:
+    backup_head = backup["layers/dense/vars/0"][()]  # the classification layer's kernel after epoch 1
+  at_start = {}
+
+  class HeadAtStart(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+      at_start.setdefault("head", keras.ops.convert_to_numpy(self.model.get_layer("probability").kernel))
+
+  results = run(tiny_config(folder, epochs=4, seed=3), extra_callbacks=[HeadAtStart()],
+                builder=tiny_synthetic)  # planned for 3: one more
+  np.testing.assert_array_equal(at_start["head"], backup_head)  # the backup's weights, in today's layout
   out = capsys.readouterr().out
   assert f"Resuming {folder} after epoch 1." in out and "--epochs=4: this run was planned for 3 epochs" in out
   history = record.read_history(str(folder))

@@ -1,5 +1,8 @@
-"""The training recipe (trainer/recipe.py, trainer/averaging.py, trainer/model.py's Classifier): warm-up, clipping,
-accumulation, label smoothing and the weights' moving average do what they promise, number for number."""
+"""The training recipe (trainer/recipe.py, trainer/averaging.py, trainer/model.py's TrainStep): warm-up, clipping,
+label smoothing, mixing and the weights' moving average do what they promise, number for number (accumulation:
+tests/trainer/test_accumulation.py)."""
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -8,7 +11,8 @@ import pytest
 from cnmc.run_folder import layout
 from trainer import recipe
 from trainer.averaging import AveragedWeights, ValidateAveraged
-from trainer.model import Classifier
+from trainer.config import TrainConfig
+from trainer.model import TrainStep, train_step_for
 
 
 def rates(schedule, steps: int) -> list[float]:
@@ -51,24 +55,6 @@ def test_the_gradients_are_clipped_to_the_global_norm():
   assert step == pytest.approx(0.5, rel=1e-5)  # sgd's first step: learning rate x the clipped gradient
 
 
-@pytest.mark.parametrize("name", ["adam", "sgd"])
-def test_k_accumulated_batches_of_b_update_as_one_batch_of_k_times_b(name):
-  data = np.random.default_rng(0)
-  images, targets = data.normal(size=(8, 3)).astype("float32"), data.normal(size=(8, 1)).astype("float32")
-  accumulated = dense_model(recipe.optimizer(name, 0.1, "constant", steps=10, accumulation_steps=4))
-  before = [w.copy() for w in accumulated.get_weights()]
-  for start in range(0, 6, 2):  # three of the four batches: no update yet
-    accumulated.train_on_batch(images[start:start + 2], targets[start:start + 2])
-  for a, b in zip(accumulated.get_weights(), before, strict=True):
-    np.testing.assert_array_equal(a, b)
-  accumulated.train_on_batch(images[6:], targets[6:])  # the fourth: the update
-  big = dense_model(recipe.optimizer(name, 0.1, "constant", steps=10))
-  big.train_on_batch(images, targets)
-  for a, b in zip(accumulated.get_weights(), big.get_weights(), strict=True):
-    np.testing.assert_allclose(a, b, atol=1e-5)
-  assert any(not np.array_equal(a, b) for a, b in zip(accumulated.get_weights(), before, strict=True))
-
-
 def batches(count: int, size: int = 4):
   data = np.random.default_rng(5)
   return [(data.normal(size=(size, 3)).astype("float32"), data.normal(size=(size, 1)).astype("float32"))
@@ -90,19 +76,6 @@ def test_the_average_follows_the_weights_with_the_decay_and_the_swap_is_exact():
     np.testing.assert_array_equal(back, weights)  # bit for bit: training goes on from exactly these
 
 
-def test_with_accumulation_the_average_decays_by_the_decay_over_each_update():
-  model = dense_model(recipe.optimizer("sgd", 0.1, "constant", steps=10, accumulation_steps=2, ema_decay=0.25))
-  data = batches(5)
-  updates = []
-  for images, targets in data[:4]:  # batches 2 and 4 update; the average starts at the first update's weights
-    model.train_on_batch(images, targets)
-    updates.append(model.get_weights())
-  model.train_on_batch(*data[4])  # accumulates only: the weights stay, the average moves on
-  with AveragedWeights(model).held():
-    for held, first, second in zip(model.get_weights(), updates[1], updates[3], strict=True):
-      np.testing.assert_allclose(held, 0.25 * first + 0.75 * second, rtol=1e-6, atol=1e-7)
-
-
 def test_fit_validates_the_average_and_ends_holding_the_raw_weights_it_would_have_without_it():
   train, (val_images, val_targets) = batches(4), batches(1, size=16)[0]
   images, targets = np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])
@@ -119,10 +92,10 @@ def test_fit_validates_the_average_and_ends_holding_the_raw_weights_it_would_hav
   assert averaged.evaluate(val_images, val_targets, verbose=0) != pytest.approx(logged["val_loss"][-1], rel=1e-3)
 
 
-def classifier(smoothing: float) -> Classifier:
+def classifier(smoothing: float) -> TrainStep:
   inputs = keras.Input((1,))
-  model = Classifier(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
-  model.label_smoothing = smoothing
+  model = train_step_for(keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs)),
+                         TrainConfig(augmentation="none", label_smoothing=smoothing))
   model.compile(loss=keras.losses.BinaryCrossentropy())
   return model
 
@@ -169,12 +142,10 @@ def test_under_ema_the_models_kept_and_exported_are_the_validated_averages(tiny_
 
 
 def test_a_mixed_train_step_takes_soft_targets_for_the_loss_and_hard_labels_for_the_metrics():
-  from pipeline.mixing import MixupCutmix
-  inputs = keras.Input((4, 4, 3), dtype="uint8")
-  augmented = keras.layers.Identity(name="augmentation")(keras.ops.cast(inputs, "float32"))
-  model = Classifier(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(augmented)))
-  mixer = MixupCutmix(mixup_alpha=0.4, seed=3)
-  model.use_mixing(mixer)
+  inputs = keras.Input((4, 4, 3))
+  classifier = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs)))
+  model = train_step_for(classifier, TrainConfig(augmentation="none", mixup_alpha=0.4, seed=1))
+  mixer = model.mixing
   model.compile(keras.optimizers.SGD(0.0), keras.losses.BinaryCrossentropy(),
                 metrics=[keras.metrics.BinaryAccuracy(name="accuracy")], jit_compile=False)
   data = np.random.default_rng(1)
@@ -183,7 +154,7 @@ def test_a_mixed_train_step_takes_soft_targets_for_the_loss_and_hard_labels_for_
   state = keras.ops.convert_to_numpy(mixer.seed_generator.state)
   mixed = {k: v.numpy() for k, v in mixer(images.astype("float32"), labels, weights).items()}
   assert not np.array_equal(mixed["targets"], labels)  # mixed indeed
-  predicted = model.after_augmentation(mixed["images"]).numpy()
+  predicted = classifier(mixed["images"]).numpy()
   mixer.seed_generator.state.assign(state)  # the step draws the same
   logs = model.train_on_batch(images, labels, sample_weight=weights, return_dict=True)
   loss = keras.losses.BinaryCrossentropy()(mixed["targets"][:, None], predicted, sample_weight=mixed["weights"])
@@ -209,9 +180,8 @@ def test_each_compared_feature_is_one_row_and_all_together_has_every_change():
   assert everything["warmup_steps"] == 20  # the first epoch
 
 
-def test_compared_accumulation_keeps_the_effective_batch_and_the_images_per_epoch():
+def test_compared_accumulation_keeps_the_effective_batch_and_the_steps_in_half_the_batch():
   from trainer.recipe import compared_recipes
   accumulated = compared_recipes(16, 20)["accumulation"][1]
-  assert accumulated["accumulation_steps"] * accumulated["batch_size"] == 16
-  assert accumulated["steps_per_epoch"] * accumulated["batch_size"] == 20 * 16
-  assert "steps_per_epoch" not in compared_recipes(16, 0)["accumulation"][1]  # a pass of half batches: twice the steps
+  assert accumulated == {"accumulation_steps": 2, "batch_size": 8}  # updates of 16 images, 20 of them per epoch
+  assert dataclasses.replace(TrainConfig(batch_size=16), **accumulated).effective_batch_size == 16

@@ -47,9 +47,11 @@ CLASS_WEIGHTS_PER_REPLICA = TWO_CPUS + textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_two_logical_cpus_train_with_class_weights_clipping_mixing_and_the_weights_average(tiny_synthetic, tmp_path):
+def test_two_logical_cpus_train_with_class_weights_clipping_mixing_accumulation_and_the_weights_average(
+    tiny_synthetic, tmp_path):
   result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "run"), "class_weight",
-                  '{"clipnorm": 1.0, "ema_decay": 0.5, "mixup_alpha": 0.4, "cutmix_alpha": 1.0}')
+                  '{"clipnorm": 1.0, "ema_decay": 0.5, "mixup_alpha": 0.4, "cutmix_alpha": 1.0, '
+                  '"accumulation_steps": 2}')
   assert result.returncode == 0, result.stderr[-3000:]
   resolved = read_json(tmp_path / "run" / layout.CONFIG)["resolved"]
   assert (resolved["strategy"], resolved["replicas"]) == ("mirrored", 2)
@@ -61,11 +63,13 @@ def test_two_logical_cpus_train_with_class_weights_clipping_mixing_and_the_weigh
   exported.compile(loss=keras.losses.BinaryCrossentropy())
   val_batches = data.val_input(tiny_synthetic, tiny_config(tmp_path, validation_steps=1), 32)
   assert exported.evaluate(val_batches, verbose=0) == pytest.approx(rows[-1]["val_loss"], rel=1e-5)
-  # Keras' gradient accumulation fails under tf.distribute: refused before any training, saying why.
-  result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "accumulated"), "oversample",
-                  '{"accumulation_steps": 2}')
-  assert result.returncode == 1 and "--accumulation_steps=2 works on one device only" in result.stderr
-  assert not (tmp_path / "accumulated").exists()
+  # Micro-batches need a batch that divides among the replicas: refused before any training, saying why.
+  result = python("-c", TRAIN, str(tiny_synthetic.data_dir), str(tmp_path / "odd"), "oversample",
+                  '{"accumulation_steps": 2, "batch_size": 7}')
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert ("--accumulation_steps=2 needs a --batch_size that divides evenly among the 2 replicas (--batch_size=7): "
+          "pass a multiple of 2.") in result.stderr
+  assert not (tmp_path / "odd").exists()
 
 
 @pytest.mark.slow  # the pipeline test checks the weights on one device, fast

@@ -80,14 +80,15 @@ import json
 import numpy as np, keras, tensorflow as tf
 tf.config.experimental.enable_op_determinism()
 from trainer import backbones
-from trainer.config import AUGMENTATIONS
-from trainer.model import build_classifier
+from trainer.config import TrainConfig
+from trainer.model import build_classifier, train_step_for
 data = np.random.default_rng(0)
 images, labels = data.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8), data.integers(0, 2, 16)
 runs = []
 for _ in range(2):
   keras.utils.set_random_seed(3)
-  model, _ = build_classifier(backbones.get_backbone("effnetb3"), 32, None, AUGMENTATIONS["cells"], 0.3, seed=3)
+  classifier, _ = build_classifier(backbones.get_backbone("effnetb3"), 32, None, 0.3, seed=3)
+  model = train_step_for(classifier, TrainConfig(augmentation="cells", seed=3))
   model.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(), run_eagerly=True)
   start = [w.numpy().copy() for w in model.trainable_weights]
   losses = model.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"]
