@@ -166,6 +166,9 @@ def class_weights(counts: dict[int, int]) -> dict[int, float]:
   return {label: total / (len(counts) * n) for label, n in counts.items()}
 
 
+_MAX_INT32 = 2**31 - 1  # TensorFlow reduces seeds modulo this
+
+
 def _shuffled_passes(dataset: tf.data.Dataset, buffer: int, seed: int | None) -> tf.data.Dataset:
   """Endless passes over `dataset`, each in a new random order.
 
@@ -176,8 +179,16 @@ def _shuffled_passes(dataset: tf.data.Dataset, buffer: int, seed: int | None) ->
   """
   if seed is None:
     return dataset.shuffle(buffer, reshuffle_each_iteration=True).repeat()
-  return tf.data.Dataset.counter().flat_map(
-      lambda k: dataset.shuffle(buffer, seed=seed * 1_000_003 + k, reshuffle_each_iteration=False))
+
+  def one_pass(k):
+    graph = tf.compat.v1.get_default_graph()  # flat_map's function graph, seeded from the global seed
+    if graph.seed is not None and graph.seed % _MAX_INT32 == 0:
+      # TensorFlow compares (global seed, op seed) with (0, 0), which fails for an op seed that is a tensor in a
+      # graph: a process whose global seed is 0 (keras.utils.set_random_seed(0), --seed=0) could not shuffle.
+      graph.seed = _MAX_INT32 - 1
+    return dataset.shuffle(buffer, seed=seed * 1_000_003 + k, reshuffle_each_iteration=False)
+
+  return tf.data.Dataset.counter().flat_map(one_pass)
 
 
 def make_train_dataset(builder, split: str = TRAIN_SPLIT, *, image_size: int, batch_size: int,

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 # (module, dotted attribute, the code that uses it)
 MODULE_NAMES = [
-    ("keras.src.losses.loss", "unscale_loss_for_distribution", "trainer/model.py: the mixing train step's loss"),
+    ("keras.src.losses.loss", "unscale_loss_for_distribution", "trainer/model.py: the train step's loss"),
     ("keras.src.backend.tensorflow.trainer", "reduce_per_replica", "trainer/distributed/multi_worker.py"),
     ("keras.src.backend.tensorflow.trainer", "_collective_all_reduce_multi_worker",
      "trainer/distributed/multi_worker.py"),

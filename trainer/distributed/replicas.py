@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainer.checkpoints import seed_states
 from trainer.distributed.cluster import Role
 from trainer.errors import TrainerError
 
@@ -52,8 +53,11 @@ def share_variables(strategy: tf.distribute.Strategy, variables: list, sources: 
 
 
 def training_state(model: keras.Model, with_optimizer: bool) -> list:
-  """The variables a backup restores: the model's, and its optimizer's if asked."""
-  return model.variables + (model.optimizer.variables if with_optimizer else [])
+  """The variables a backup restores: the model's (but its seed generators' counters, which every worker sets
+  from --seed and the epoch: trainer/checkpoints.py, EpochSeeds), and its optimizer's if asked."""
+  seeds = {id(variable) for variable in seed_states(model)}
+  return ([variable for variable in model.variables if id(variable) not in seeds]
+          + (model.optimizer.variables if with_optimizer else []))
 
 
 def undistributed_copy(model: keras.Model, with_optimizer: bool) -> keras.Model:
