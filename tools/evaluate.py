@@ -43,10 +43,11 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
-  from cnmc.evaluation import ensembles, inference, intervals, scores, sources
+  from cnmc.evaluation import calibration, ensembles, inference, intervals, scores, sources
   from cnmc.pictures.roc import roc_picture
   from cnmc.storage import result_dirs
   from cnmc.pictures.grids import confusion_matrix_picture, save_picture, titled
+  from cnmc.pictures.reliability import reliability_picture
 
   first = ensembles.first_model_path(models, model_dirs)
   count = len(models) + len(model_dirs)
@@ -69,19 +70,29 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
     return sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value,
                                  metadata=("subject_id", "file_name"))[0]
 
+  threshold, source = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
+                                                   flags.FLAGS["threshold"].present)
+  chosen_here = len(members) == 1 and (members[0].calibration or {}).get("split") == split
+  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({source})."
+                   + (" It was chosen on this split, so the scores below are optimistic." if chosen_here else "")]),
+        flush=True)
   predicted = ensembles.predict_members(members, read, (False, True) if tta else (False,), features=k > 0,
                                         total=total)
   columns = ensembles.combine(predicted, tta, k, weight)
-  threshold = model_flags.THRESHOLD.value
   labels, subjects = predicted[0]["label"], predicted[0]["subject_id"]
   results = {
       "models": [os.path.abspath(m.path) for m in members], "dataset": builder.info.full_name, "split": split,
-      "image_sizes": [m.image_size for m in members], "threshold": threshold,
+      "image_sizes": [m.image_size for m in members], "threshold": threshold, "threshold_source": source,
+      "calibrations": [{key: m.calibration[key] for key in ("temperature", "threshold", "rule", "split", "images")}
+                       if m.calibration else None for m in members],
       "neighbour_correction": {"neighbours": k, "weight": weight} if k else None,
       "scores": {name: scores.classification_scores(labels, p, threshold) for name, p in columns.items()},
       "per_subject": {name: scores.subject_scores(labels, p, subjects, threshold) for name, p in columns.items()},
       # 95 % over subjects: a resample draws ALL and HEM subjects (each with all its cells) separately
       "intervals": {name: intervals.method_intervals(labels, p, subjects, threshold) for name, p in columns.items()},
+      # how far P(ALL) can be taken at its word: expected calibration error, Brier score, reliability per bin
+      "calibration": {name: {**calibration.calibration_scores(labels, p), "reliability": calibration.reliability(
+          labels, p)} for name, p in columns.items()},
   }
   with result_dirs.result_dir(output_dir, "tools.evaluate", {"model": results["models"][0]}) as scratch:
     with open(os.path.join(scratch, "metrics.json"), "w") as f:
@@ -97,6 +108,13 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
     if results["scores"][next(iter(columns))]["auc"] is not None:
       roc = roc_picture(labels, columns, f"{builder.info.full_name} {split}")
       save_picture(roc, os.path.join(scratch, "roc.png"), writer, f"evaluate/{split}/roc", 0)
+      truth, means = scores.subject_means(labels, columns, subjects)
+      roc = roc_picture(truth, means, f"{builder.info.full_name} {split}, per subject (mean P(ALL))")
+      save_picture(roc, os.path.join(scratch, "roc_subjects.png"), writer, f"evaluate/{split}/roc_subjects", 0)
+    reliability = reliability_picture({name: {**found["reliability"], "ece": found["ece"]}
+                                       for name, found in results["calibration"].items()},
+                                      f"{builder.info.full_name} {split}")
+    save_picture(reliability, os.path.join(scratch, "reliability.png"), writer, f"evaluate/{split}/reliability", 0)
     for name in columns:
       suffix = "" if name == "plain" else f"_{name}"
       picture = titled(confusion_matrix_picture(**results["scores"][name]["confusion"]),
@@ -110,6 +128,8 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
   print(f"\n95 % intervals over subjects ({intervals.RESAMPLES} resamples, ALL and HEM subjects drawn separately):")
   for name, found in results["intervals"].items():
     print(f"  {name}: {intervals.format_intervals(found)}")
+  print("\nCalibration: " + "; ".join(f"{name} ECE {found['ece']:.4f}, Brier {found['brier']:.4f}"
+                                     for name, found in results["calibration"].items()))
   last = list(columns)[-1]
   print(f"\nPer subject ({last}):\n{scores.format_subjects(results['per_subject'][last])}")
   print(f"\nResults in {output_dir}")

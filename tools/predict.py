@@ -9,6 +9,9 @@ Writes to --output_dir (default <model's folder>/predict-<split or folder name>)
   isbi_valid.zip      the same, zipped, as the challenge took it
   predictions.csv     file name, P(ALL), predicted class, for every image (and each member's P(ALL) and the
                       uncorrected ensemble's, for an ensemble or --neighbour_correction)
+  decision.json       the threshold and where it came from, and each model's calibration if applied
+A run calibrated by tools.calibrate gets its temperature applied to P(ALL) and, unless --threshold is given,
+its threshold, chosen on its validation split: the test set never chooses it.
 The submission uses the last method: the corrected ensemble with --neighbour_correction, else the
 ensemble (the mean P(ALL) of the models, each with TTA if --tta), else the one model.
 The submission file is written when the images are named 1.bmp..N.bmp (the challenge's test sets);
@@ -16,6 +19,7 @@ other names get predictions.csv only. An image that cannot be read stops the run
 """
 
 import csv
+import json
 import os
 
 from absl import flags
@@ -64,6 +68,9 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
   members = ensembles.load_members(models, model_dirs)
   source, read, total = _reader(ensembles.run_record(members, bool(model_flags.DATASET.value)))
   tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
+  threshold, source = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
+                                                   flags.FLAGS["threshold"].present)
+  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({source})."]), flush=True)
   print(f"Predicting {total} images of {source} with {members[0].path if count == 1 else f'{count} models'}"
         f"{', TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''} ...", flush=True)
   predicted = ensembles.predict_members(members, read, (tta,), features=k > 0, total=total)
@@ -73,7 +80,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
   method = list(columns)[-1]  # the corrected ensemble if asked, else the ensemble, else the model
   probabilities = columns[method]
   names = [name.decode() for name in predicted[0]["file_name"]]
-  classes = (probabilities >= model_flags.THRESHOLD.value).astype(int)
+  classes = (probabilities >= threshold).astype(int)
 
   with result_dirs.result_dir(output_dir, "tools.predict", {"model": os.path.abspath(members[0].path)}) as scratch:
     if submission.numbered(names):
@@ -84,6 +91,11 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
       order = file_order(names)
       message = ("No isbi_valid.predict: the images are not named 1.bmp..N.bmp as in the challenge's test "
                  "sets; predictions.csv has every image.")
+    with open(os.path.join(scratch, "decision.json"), "w") as f:  # how the calls were made, beside them
+      json.dump({"threshold": threshold, "threshold_source": source, "method": method,
+                 "calibrations": [m.calibration and {key: m.calibration[key] for key in
+                                                     ("model", "temperature", "threshold", "rule", "split", "images")}
+                                  for m in members]}, f, indent=2)
     with open(os.path.join(scratch, "predictions.csv"), "w", newline="") as f:
       writer = csv.writer(f)
       others = [name for name in columns if name != method]
@@ -92,8 +104,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
       for i in order:
         writer.writerow([names[i], f"{probabilities[i]:.6f}", classes[i], CLASS_NAMES[classes[i]],
                          *(f"{columns[name][i]:.6f}" for name in others)])
-  print(f"{classes.sum()} ALL, {len(classes) - classes.sum()} HEM (threshold {model_flags.THRESHOLD.value}; "
-        f"{method}).")
+  print(f"{classes.sum()} ALL, {len(classes) - classes.sum()} HEM (threshold {threshold:g}; {method}).")
   print(message)
   print(f"Results in {output_dir}")
   return output_dir

@@ -6,14 +6,21 @@ chosen after it. Expected calibration error: the cell-weighted mean gap between 
 ALL cells in 15 equal-width bins of P(ALL). Brier score: the mean squared error of P(ALL).
 
 The threshold rule is one of RULES: "0.5" (as the challenge's entries called cells), or "best_f1", the threshold
-that maximises the validation split's weighted F1 (ties: the one nearest 0.5). The test set never chooses it.
+that maximises the validation split's weighted F1 (half-way between two cells' P(ALL); ties: the one nearest
+0.5). The test set never chooses it.
 """
+
+import hashlib
+import os
+import sys
 
 import numpy as np
 from scipy import optimize
 from sklearn import metrics
 
 from cnmc_tfds.vocabulary import ALL, HEM
+from cnmc.evaluation.errors import EvaluationError
+from cnmc.run_folder import layout, record
 
 RULES = ("0.5", "best_f1")
 BINS = 15
@@ -77,7 +84,9 @@ def choose_threshold(labels, probabilities, rule: str) -> float:
   if rule == "0.5":
     return 0.5
   labels, p = np.asarray(labels, np.int64), np.asarray(probabilities, np.float64)
-  candidates = np.unique(np.concatenate([p, [0.5]]))
+  values = np.unique(p)
+  # Half-way between neighbouring P(ALL) values: a cell's own rounded P(ALL) elsewhere never falls on its edge.
+  candidates = np.unique(np.concatenate([[0.0, 0.5, 1.0], (values[:-1] + values[1:]) / 2]))
   scores = weighted_f1_at(labels, p, candidates)
   best = np.flatnonzero(scores >= scores.max() - 1e-12)
   return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
@@ -96,3 +105,40 @@ def weighted_f1_at(labels, probabilities, thresholds) -> np.ndarray:
     return np.divide(2 * hits, denominator, out=np.zeros(len(thresholds)), where=denominator > 0)
 
   return (np.sum(labels == ALL) * f1(tp, fp, fn) + np.sum(labels == HEM) * f1(tn, fn, fp)) / len(labels)
+
+
+def fit(labels, probabilities, rule: str) -> dict:
+  """What tools.calibrate records: the temperature fitted on these (validation) cells, the threshold `rule`
+  picks on the rescaled P(ALL), and the calibration before and after, with the reliability tables."""
+  temperature = fit_temperature(labels, probabilities)
+  calibrated = apply_temperature(probabilities, temperature)
+  return {"temperature": temperature, "threshold": choose_threshold(labels, calibrated, rule), "rule": rule,
+          "images": int(len(labels)),
+          "before": {**calibration_scores(labels, probabilities), "reliability": reliability(labels, probabilities)},
+          "after": {**calibration_scores(labels, calibrated), "reliability": reliability(labels, calibrated)}}
+
+
+def model_digest(path: str) -> str:
+  """sha256 of a model file: a calibration holds for the file it was fitted on, not for a later best.keras."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def for_model(model_path: str) -> dict | None:
+  """The calibration recorded beside a model file for that very file, None if there is none; a calibration of
+  another file (the run went on training, or another file of the run) is ignored with a warning."""
+  folder = os.path.dirname(os.path.abspath(model_path))
+  try:
+    found = record.read_calibration(folder)
+  except record.DamagedRecord as error:
+    raise EvaluationError(f"{error}. Run tools.calibrate on {folder} again, or remove the file.") from None
+  if found is None or found.get("model") != os.path.basename(model_path):
+    return None
+  if found.get("model_sha256") != model_digest(model_path):
+    print(f"warning: {os.path.join(folder, layout.CALIBRATION)} was fitted on an earlier {found['model']}: not "
+          f"applied. Run `python -m tools.calibrate --model_dir={folder}` again.", file=sys.stderr, flush=True)
+    return None
+  return found

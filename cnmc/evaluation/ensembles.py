@@ -10,7 +10,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from cnmc.evaluation import inference, neighbours
+from cnmc.evaluation import calibration, inference, neighbours
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import record
 
@@ -19,16 +19,37 @@ class Member:
   model: keras.Model
   path: str
   image_size: int
+  calibration: dict | None = None  # tools.calibrate's record for this very file, if any
 
 
 def load_members(models: list[str], model_dirs: list[str]) -> list[Member]:
-  """Every --model and every --model_dir's best (else final) model, in that order."""
+  """Every --model and every --model_dir's best (else final) model, in that order, with its calibration."""
   if not models and not model_dirs:
     raise EvaluationError("Pass at least one --model=<file.keras> or --model_dir=<a trainer run directory> "
                           "(repeat the flags for an ensemble).")
   members = [Member(*inference.load_run_model(path, None)) for path in models]
   members += [Member(*inference.load_run_model(None, folder)) for folder in model_dirs]
+  for member in members:
+    member.calibration = calibration.for_model(member.path)
   return members
+
+
+def decision_threshold(members: list[Member], flag: float, flag_given: bool) -> tuple[float, str]:
+  """(the threshold, where it comes from): --threshold if given; else one calibrated model's threshold, chosen on
+  its validation split; else --threshold's default."""
+  if flag_given:
+    return flag, "--threshold"
+  if len(members) == 1 and members[0].calibration:
+    found = members[0].calibration
+    return found["threshold"], f"rule {found['rule']} on {found['split']}, from tools.calibrate"
+  return flag, "the default" + (" (an ensemble: each member's calibrated threshold is its own)"
+                                if any(m.calibration for m in members) else "")
+
+
+def calibration_lines(members: list[Member]) -> list[str]:
+  """What the console says of the calibrations applied."""
+  return [f"Calibrated: {m.path}: temperature {m.calibration['temperature']:.3f}, fitted on "
+          f"{m.calibration['split']} ({m.calibration['images']} images)" for m in members if m.calibration]
 
 
 def first_model_path(models: list[str], model_dirs: list[str]) -> str:
@@ -59,8 +80,16 @@ def predict_members(members: list[Member], read, tta_modes, features: bool, tota
     results = inference.predict_models([members[i].model for i in group], read(size), tta_modes, total=total,
                                        features=features)
     for i, result in zip(group, results, strict=True):
-      predicted[i] = result
+      predicted[i] = calibrated(result, members[i].calibration)
   return align(predicted)
+
+
+def calibrated(predicted: dict, found: dict | None) -> dict:
+  """A member's predictions with its temperature applied to P(ALL) (with and without TTA)."""
+  if not found:
+    return predicted
+  return {column: calibration.apply_temperature(values, found["temperature"]).astype(np.float32)
+          if column.startswith("probability") else values for column, values in predicted.items()}
 
 
 def csv_column(name: str) -> str:

@@ -92,8 +92,8 @@ def subject_intervals(labels, probabilities, subjects, threshold: float = 0.5, r
 
 
 def method_intervals(labels, probabilities, subjects, threshold: float = 0.5, seed: int = 0) -> dict:
-  """What metrics.json keeps for one method: every score of SCORES and the subject vote's accuracy with their 95 %
-  intervals over subjects, or {"unavailable": why} when a class has fewer than two subjects."""
+  """What metrics.json keeps for one method: every score of SCORES, the subject vote's accuracy and the
+  subject-level AUC (of each subject's mean P(ALL)) with their 95 % intervals over subjects, or {"unavailable": why} when a class has fewer than two subjects."""
   try:
     found = subject_intervals(labels, probabilities, subjects, threshold, seed=seed)
   except TooFewSubjects as error:
@@ -106,6 +106,7 @@ def method_intervals(labels, probabilities, subjects, threshold: float = 0.5, se
   mean = np.array([probabilities[subjects == name].mean() for name in names])
   vote = ((called > 0.5) | ((called == 0.5) & (mean >= threshold))).astype(np.float64)  # as scores.subject_scores
   found["subject_vote"] = subject_intervals(truth, vote, names, 0.5, seed=seed)["accuracy"]
+  found["subject_auc"] = subject_intervals(truth, mean, names, threshold, seed=seed)["auc"]  # of mean P(ALL)
   return found
 
 

@@ -76,6 +76,18 @@ def subject_scores(labels, probabilities, subjects, threshold: float = 0.5) -> d
   return {"subjects": rows, "vote_accuracy": float(np.mean([r["vote"] == r["label"] for r in rows]))}
 
 
+def subject_means(labels, probabilities_by_name: dict[str, np.ndarray], subjects) -> tuple[np.ndarray, dict]:
+  """Each subject's class and mean P(ALL) per method, subjects sorted by id: (labels (S,), {name: (S,)}), for a
+  subject-level ROC."""
+  subjects = np.asarray([s.decode() if isinstance(s, bytes) else str(s) for s in subjects])
+  names, index = np.unique(subjects, return_inverse=True)
+  cells = np.bincount(index, minlength=len(names))
+  truth = np.zeros(len(names), np.int64)
+  truth[index] = np.asarray(labels, np.int64)
+  return truth, {name: np.bincount(index, weights=np.asarray(p, np.float64), minlength=len(names)) / cells
+                 for name, p in probabilities_by_name.items()}
+
+
 def format_scores(columns: dict[str, dict], subject_votes: dict[str, float] | None = None) -> str:
   """A plain-text table: one row per score, one column per method (e.g. "plain", "tta", "ensemble"),
   and the subject-level vote accuracy of each if given."""

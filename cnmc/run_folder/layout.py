@@ -8,6 +8,8 @@ FINAL_MODEL = "model.keras"
 SAVED_MODEL = "saved_model"
 BACKUP_DIR = "backup"  # the finished epochs' weights and optimizer state (trainer/checkpoints.py)
 STATE = "state.json"  # in BACKUP_DIR: the commit record of the finished epochs
+CALIBRATION = "calibration.json"  # tools.calibrate: the temperature and threshold chosen on the validation split
+CALIBRATION_PICTURE = "calibration.png"  # its reliability diagram
 LOGS_DIR = "logs"  # TensorBoard
 PROFILE_DIR = ("logs", "train", "plugins", "profile")  # where TensorBoard's profiler writes, one folder per trace
 

@@ -72,6 +72,15 @@ def read_results(model_dir: str) -> dict | None:
   return _read_json(os.path.join(model_dir, layout.RESULTS))
 
 
+def write_calibration(model_dir: str, calibration: dict) -> None:
+  atomic.write_json(os.path.join(model_dir, layout.CALIBRATION), calibration)
+
+
+def read_calibration(model_dir: str) -> dict | None:
+  """calibration.json (tools.calibrate), None if there is none. Raises DamagedRecord."""
+  return _read_json(os.path.join(model_dir, layout.CALIBRATION))
+
+
 def read_history(model_dir: str) -> list[dict]:
   """history.csv as rows of {column: float} (epoch counted from 1); [] if no epoch has finished."""
   path = os.path.join(model_dir, layout.HISTORY)

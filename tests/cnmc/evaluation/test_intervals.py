@@ -76,12 +76,17 @@ def test_a_methods_intervals_hold_every_score_and_the_subject_vote_as_scores_com
   from cnmc.evaluation import scores
   labels, probabilities, subjects = cells(11)
   found = intervals.method_intervals(labels, probabilities, subjects, threshold=0.5)
-  assert set(found) == {*intervals.SCORES, "subject_vote"}
+  assert set(found) == {*intervals.SCORES, "subject_vote", "subject_auc"}
   plain = scores.classification_scores(labels, probabilities)
   for name in intervals.SCORES:
     assert found[name]["value"] == pytest.approx(plain[name]), name
   assert found["subject_vote"]["value"] == pytest.approx(
       scores.subject_scores(labels, probabilities, subjects)["vote_accuracy"])
+  # The subject-level AUC ranks each subject's mean P(ALL), with an interval of its own over the same subjects.
+  truth, means = scores.subject_means(labels, {"plain": probabilities}, subjects)
+  assert found["subject_auc"]["value"] == pytest.approx(metrics.roc_auc_score(truth, means["plain"]))
+  assert found["subject_auc"]["low"] <= found["subject_auc"]["value"] <= found["subject_auc"]["high"]
+  assert intervals.method_intervals(labels, probabilities, subjects) == found  # identical for a seed
   assert "weighted_f1 " in intervals.format_intervals(found)
   few = intervals.method_intervals([0, 0, 1, 1], [.2, .3, .8, .9], ["H1", "H1", "A", "B"])
   assert few == {"unavailable": "1 HEM subject(s): an interval over subjects needs at least two of each class"}
