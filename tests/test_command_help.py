@@ -22,6 +22,7 @@ COMMANDS = {
     "trainer": ["--backbone", "--model_dir", "--deterministic", "--balance"],
     "tools.evaluate": ["--split", "--model_dir", "--output_dir", "--tta", "--neighbour_correction", "--neighbours"],
     "tools.predict": ["--images", "--model", "--threshold"],
+    "tools.calibrate": ["--threshold_rule", "--model_dir", "--split"],
     "tools.gradcam": ["--count", "--model_dir", "--dataset"],
     "tools.cross_validate": ["--cv_dir", "--folds", "--backbone", "--epochs"],
     "tools.leakage_demo": ["--demo_dir", "--backbone"],

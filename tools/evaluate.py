@@ -12,9 +12,11 @@ with several models each member, their average (ensemble, ensemble_tta); with --
 the last of those corrected by each cell's nearest neighbours. Every score and the subject vote come with
 a 95 % interval from a bootstrap over subjects (ALL and HEM subjects resampled separately, each with all its
 cells; seeded): cells of one subject are correlated, so the subjects, not the cells, set how sure a score
-is. Writes to --output_dir (default
+is; the subject-level AUC (of each subject's mean P(ALL)) has its own. The expected calibration error and Brier
+score say how far P(ALL) can be taken at its word. A model calibrated by tools.calibrate gets its temperature and
+(unless --threshold is given) its threshold, chosen on its validation split. Writes to --output_dir (default
 <first model's folder>/eval-<split>[-ensembleN]): metrics.json, predictions.csv, subjects.csv, roc.png,
-confusion_matrix*.png and TensorBoard images in logs/.
+roc_subjects.png, reliability.png, confusion_matrix*.png and TensorBoard images in logs/.
 """
 
 import csv

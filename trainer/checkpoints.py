@@ -108,12 +108,15 @@ def load_state(model_dir: str) -> RunState:
   return state
 
 
-def restore_weights(model_dir: str, state: RunState, model: keras.Model, with_optimizer: bool) -> RunState:
+def restore_weights(model_dir: str, state: RunState, model: keras.Model, with_optimizer: bool,
+                    from_best: bool = False) -> RunState:
   """Loads the newest readable backup into model; returns the state it corresponds to.
 
   with_optimizer: the model is compiled for the phase being resumed, so its optimizer state is loaded
   too; otherwise (a phase starts) the model must not be compiled yet and gets the weights only.
   A damaged newest file falls back to the one before it (that epoch is then trained again).
+  from_best (--from_best_model): when no backup can be read, best.keras's weights instead, with the state of its
+  epoch and no weight file (the optimizer starts afresh); refused with that way out named otherwise.
   """
   for index, name in enumerate(state.weights):
     path = os.path.join(_backup_dir(model_dir), name)
@@ -129,9 +132,32 @@ def restore_weights(model_dir: str, state: RunState, model: keras.Model, with_op
       state = dataclasses.replace(state, history=state.history[:kept], weights=state.weights[index:],
                                   best=_best_of(state.history[:kept], state.best))
     return state
+  best_model = os.path.join(model_dir, BEST_MODEL)
+  if from_best and state.best is not None and os.path.exists(best_model):
+    return _continue_from_best(best_model, state, model)
+  way_on = (f"Its best.keras (epoch {state.best['epoch'] + 1}) is intact: rerun with --from_best_model to continue "
+            "from its weights with a fresh optimizer state (the epochs after it are trained again), or move the "
+            "folder aside and train again with a new --model_dir." if state.best and os.path.exists(best_model)
+            else "Move the folder aside and train again with a new --model_dir.")
   raise TrainerError(f"No backup in {_backup_dir(model_dir)} can be read ({', '.join(state.weights)}): the "
-                     f"run in {model_dir} cannot resume. Move the folder aside and train again with a new "
-                     "--model_dir.")
+                     f"run in {model_dir} cannot resume from where it stopped. {way_on}")
+
+
+def _continue_from_best(best_model: str, state: RunState, model: keras.Model) -> RunState:
+  """best.keras's weights in model; the state after its epoch, with no weight file to load an optimizer from."""
+  try:
+    saved = keras.saving.load_model(best_model, compile=False)
+    weights = saved.get_weights()
+    model.set_weights(weights)
+  except (OSError, ValueError) as error:
+    raise TrainerError(f"--from_best_model: {best_model} cannot be loaded into this run's model "
+                       f"({str(error).splitlines()[0][:200]}).") from None
+  kept = state.best["epoch"] + 1
+  again = state.completed_epochs - kept
+  print(f"Continuing from {best_model} (epoch {kept}) with a fresh optimizer state: every backup was damaged"
+        + (f"; epoch{'s' if again > 1 else ''} {kept + 1}{f'-{state.completed_epochs}' if again > 1 else ''} "
+           f"{'are' if again > 1 else 'is'} trained again." if again else "."), flush=True)
+  return RunState(history=state.history[:kept], best=state.best, weights=[])
 
 
 def _weights_name(completed_epochs: int) -> str:

@@ -136,6 +136,10 @@ class TrainConfig:
                                 "XLA off).")
   saved_model: bool = setting(True, "Also export a TF SavedModel for serving (about 30 s for EfficientNetB3 on a "
                               "CPU).", resumable=True)
+  from_best_model: bool = setting(False, "Only for a run whose backups are all damaged: continue from its best.keras "
+                                  "with a fresh optimizer state, after the best epoch (the later ones are trained "
+                                  "again; recorded in config.json). One process only.", resumable=True,
+                                  in_hparams=False)
 
   def __post_init__(self):
     if self.pretrained and self.warmup_epochs > self.epochs:

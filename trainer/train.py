@@ -204,7 +204,12 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                                         config.seed, config.input_transform)  # what best.keras and the exports hold
     model = train_step_for(classifier, config)  # the same layers, trained by the step the settings ask for
   averaged = averaging.AveragedWeights(model).held if config.ema_decay else contextlib.nullcontext
-  state = job.restore(model_dir, state, model, strategy, with_optimizer=False)  # an older backup if the newest is bad
+  state = job.restore(model_dir, state, model, strategy, with_optimizer=False,  # an older backup if the newest is bad
+                      from_best=config.from_best_model)
+  if config.from_best_model and state.history and not state.weights:  # every backup was damaged: from best.keras
+    written = record.read_record(model_dir)
+    record.write_record(model_dir, dataclasses.replace(written, resolved={
+        **written.resolved, "continued_from_best_model": {"after_epoch": len(state.history)}}))
   if state.weights:
     print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
   samples = (data.sample_images(builder, config, setup.image_size)
@@ -265,7 +270,10 @@ def _compile(model: TrainStep, base: keras.Model, phase: Phase, config: TrainCon
     if not model.optimizer.built:
       with strategy.scope():  # the optimizer's variables are the strategy's too
         model.optimizer.build(model.trainable_variables)
-    state = job.restore(model_dir, state, model, strategy, with_optimizer=True)
+    if state.weights:
+      state = job.restore(model_dir, state, model, strategy, with_optimizer=True)
+    else:  # continued from best.keras: fresh moments, but the schedule where the phase's epochs are
+      model.optimizer.iterations.assign(steps * (state.completed_epochs - phase.first_epoch))
   return metrics, state
 
 

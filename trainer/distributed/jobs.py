@@ -16,6 +16,7 @@ import tensorflow as tf
 from trainer import checkpoints, run_dir
 from trainer.distributed import multi_worker, replicas
 from trainer.distributed.cluster import Role
+from trainer.errors import TrainerError
 
 
 class SingleProcess:
@@ -41,11 +42,12 @@ class SingleProcess:
     return run_dir.read_results(model_dir)
 
   def restore(self, model_dir: str, state: checkpoints.RunState, model: keras.Model, strategy: tf.distribute.Strategy,
-              with_optimizer: bool) -> checkpoints.RunState:
-    """Loads the newest readable backup into model (with its optimizer state if with_optimizer)."""
+              with_optimizer: bool, from_best: bool = False) -> checkpoints.RunState:
+    """Loads the newest readable backup into model (with its optimizer state if with_optimizer; from best.keras
+    with from_best when every backup is damaged)."""
     if not state.weights:
       return state
-    return checkpoints.restore_weights(model_dir, state, model, with_optimizer)
+    return checkpoints.restore_weights(model_dir, state, model, with_optimizer, from_best)
 
   def check_final_weights(self, strategy: tf.distribute.Strategy, model: keras.Model) -> None:
     pass  # nothing to compare with
@@ -93,10 +95,13 @@ class MultiWorker(SingleProcess):
     return results if self.role.is_chief else {}
 
   def restore(self, model_dir: str, state: checkpoints.RunState, model: keras.Model, strategy: tf.distribute.Strategy,
-              with_optimizer: bool) -> checkpoints.RunState:
+              with_optimizer: bool, from_best: bool = False) -> checkpoints.RunState:
     """The chief loads the backup into an undistributed copy of the model (loading into the distributed
     variables alone would start collectives the other workers never join); every worker then takes the
     chief's state and values by collectives, so the others need not see the run folder."""
+    if from_best:
+      raise TrainerError(f"{self.role}: --from_best_model works in one process: continue the run alone (without "
+                         "TF_CONFIG) for an epoch, then start the job again without the flag.")
     source = model
     if self.role.is_chief and state.weights:
       source = replicas.undistributed_copy(model, with_optimizer)
