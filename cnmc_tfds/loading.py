@@ -1,6 +1,8 @@
 """Finding the `cnmc` dataset a user names, building it first when that is possible."""
 
+import contextlib
 import os
+import shutil
 
 import tensorflow_datasets as tfds
 from absl import logging
@@ -50,11 +52,36 @@ def _prepared_builder(dataset: str, data_dir: str | None, manual_dir: str | None
         "\nor pass --manual_dir=<your C-NMC 2019 folder> here to build it first.")
   # Two processes asking for the same unbuilt dataset: the second waits for the first, then reads.
   lock = os.path.join(os.path.dirname(str(builder.data_dir)), ".build.lock")
-  with locks.ProcessLock(lock, wait=True, what="dataset build",
-                         on_wait=lambda holder: logging.warning("Waiting for another build of %s (%s) ...",
-                                                                dataset, holder)):
-    builder = tfds.builder(dataset, data_dir=data_dir)
-    if builder.is_prepared():
+  with _removed_if_it_fails(_folders_a_build_makes(str(builder.data_dir))):
+    with locks.ProcessLock(lock, wait=True, what="dataset build",
+                           on_wait=lambda holder: logging.warning("Waiting for another build of %s (%s) ...",
+                                                                  dataset, holder)):
+      builder = tfds.builder(dataset, data_dir=data_dir)
+      if builder.is_prepared():
+        return builder
+      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
       return builder
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-    return builder
+
+
+def _folders_a_build_makes(version_dir: str) -> list[str]:
+  """What a build creates around <data_dir>/cnmc/<config>/<version>, innermost first: its config folder (and
+  lock), TFDS' .config and downloads folders, and the data dir itself."""
+  config_dir = os.path.dirname(version_dir)
+  dataset_dir = os.path.dirname(config_dir)
+  root = os.path.dirname(dataset_dir)
+  downloads = os.path.join(root, "downloads")
+  return [config_dir, os.path.join(dataset_dir, ".config"), dataset_dir, os.path.join(downloads, "extracted"),
+          downloads, root]
+
+
+@contextlib.contextmanager
+def _removed_if_it_fails(folders: list[str]):
+  """A build that fails leaves nothing behind: the folders in `folders` that did not exist before it are removed
+  (innermost first), so no half-made dataset folder or stale lock looks like a build."""
+  new = [folder for folder in folders if not os.path.exists(folder)]
+  try:
+    yield
+  except BaseException:
+    for folder in new:
+      shutil.rmtree(folder, ignore_errors=True)
+    raise

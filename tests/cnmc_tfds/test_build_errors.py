@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from cnmc_tfds.cnmc.errors import DatasetError
+from cnmc_tfds.loading import load_builder
 from tests.cnmc_tfds.helpers import DUMMY_DATA, build
 
 KAGGLE = "C-NMC_Leukemia"
@@ -35,7 +36,21 @@ def build_fails(tmp_path, download, *patterns) -> str:
   leftovers = [p for p in data_dir.rglob("*") if "tfrecord" in p.name or p.name == "dataset_info.json"]
   assert not leftovers, f"a failed build left {leftovers}"
   assert not any((data_dir / "cnmc" / "real").glob("1.0.0*"))
+  # The way the commands build (the trainer, the tools): a failed build leaves no folder, lock or metadata at all.
+  with pytest.raises(DatasetError):
+    load_builder("cnmc/real", str(tmp_path / "commands"), str(download))
+  assert not (tmp_path / "commands").exists()
   return str(error.value)
+
+
+def test_a_failed_build_keeps_what_the_data_dir_held_and_removes_what_it_made(tmp_path):
+  empty = tmp_path / "empty download"
+  empty.mkdir()
+  data_dir = tmp_path / "data"
+  (data_dir / "cnmc" / "synthetic").mkdir(parents=True)  # another config's folder, already there
+  with pytest.raises(DatasetError, match="C-NMC"):
+    load_builder("cnmc/real", str(data_dir), str(empty))
+  assert sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*")) == ["cnmc", "cnmc/synthetic"]
 
 
 def test_missing_labels_csv_names_it_and_the_folders_searched(tmp_path, download):
