@@ -30,7 +30,7 @@ RECIPES = flags.DEFINE_list("recipes", None, "Only these rows (plain, ema, label
 
 
 def main():
-  from cnmc.evaluation import inference, recipes, sources  # import TensorFlow: after flag parsing
+  from cnmc.evaluation import inference, intervals, recipes, sources  # import TensorFlow: after flag parsing
   from trainer.recipe import compared_recipes
   config = comparison_flags.base_config(set_here=names_where("recipe_feature"))
   arguments = fold_runs.trainer_arguments(config)
@@ -58,7 +58,7 @@ def main():
     per_seed.append({name: {**row, "vs_plain": paired.get(name)} for name, (row, _) in scored.items()})
   summary = recipes.summarise(per_seed, list(variants))
   text = recipes.table(summary, {name: label for name, (label, _) in variants.items()},
-                       recipes.apart_counts(per_seed, list(variants)) if "plain" in variants else None)
+                       intervals.apart_counts(per_seed, list(variants), "vs_plain") if "plain" in variants else None)
   header = (f"Training recipe on {config.dataset}, trained on {' + '.join(TRAIN)}, scored on {SCORE_SPLIT.value}, "
             f"seeds {', '.join(map(str, seeds))} (mean ± sd); trainer flags: {' '.join(arguments)}")
   atomic.write_json(os.path.join(compare_dir, "recipe.json"), {

@@ -66,7 +66,7 @@ def main():
         tricks.predict_split(models["stain_normalised"], builder, SCORE_SPLIT.value, batch, tta=False),
         chosen[seed]["k"], chosen[seed]["weight"]))
   summary = tricks.summarise(per_seed)
-  text = tricks.table(summary)
+  text = tricks.table(summary, per_seed)
   choices = ", ".join(f"seed {s}: k={c['k']}, weight={c['weight']}" for s, c in chosen.items())
   atomic.write_json(os.path.join(compare_dir, "tricks.json"), {
       "summary": summary, "per_seed": dict(zip(map(str, seeds), per_seed, strict=True)),

@@ -130,6 +130,27 @@ def paired_difference(labels, base, other, subjects, score: str = "weighted_f1",
           "apart": bool(low > 0 or high < 0)}
 
 
+def apart_counts(per_seed: list[dict[str, dict]], names: list[str], key: str) -> dict[str, str]:
+  """{name: 'apart in k of n seeds'}: in how many seeds its paired difference (per_seed[i][name][key], a
+  paired_difference or None) excludes 0."""
+  found = {}
+  for name in names:
+    known = [d for d in (seed[name].get(key) for seed in per_seed) if d]
+    found[name] = f"apart in {sum(d['apart'] for d in known)} of {len(known)}" if known else "n/a"
+  return found
+
+
+def with_apart_column(table: str, names: list[str], apart: dict[str, str], baseline: str) -> str:
+  """A markdown table (one row per name, in order) with a column saying, for each row but the baseline's, in how
+  many seeds it differs from the baseline beyond the paired 95 % interval over subjects."""
+  lines = table.splitlines()
+  lines[0] += f" vs {baseline} (paired 95 % over subjects) |"
+  lines[1] += "---|"
+  for line_number, name in enumerate(names, start=2):
+    lines[line_number] += f" {'—' if name == baseline else apart[name]} |"
+  return "\n".join(lines)
+
+
 def format_intervals(found: dict, digits: int = 3) -> str:
   """'weighted_f1 0.873 [0.812, 0.921], auc ...' (or why there is no interval)."""
   if "unavailable" in found:

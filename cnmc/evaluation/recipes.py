@@ -55,26 +55,9 @@ def summarise(per_seed: list[dict[str, dict]], names: list[str]) -> dict[str, di
   return scores.summarise_seeds(per_seed, names, COLUMNS)
 
 
-def apart_counts(per_seed: list[dict[str, dict]], names: list[str]) -> dict[str, str]:
-  """{run name: 'apart in k of n seeds'}: in how many seeds its paired interval against plain excludes 0."""
-  found = {}
-  for name in names:
-    differences = [seed[name].get("vs_plain") for seed in per_seed]
-    known = [d for d in differences if d]
-    found[name] = f"apart in {sum(d['apart'] for d in known)} of {len(known)}" if known else "n/a"
-  return found
-
-
 def table(summary: dict[str, dict], labels: dict[str, str], apart: dict[str, str] | None = None) -> str:
   """Markdown: one row per recipe (its label), mean ± sd of each column over seeds, and in how many seeds its
   difference from plain is larger than the paired 95 % interval over subjects allows (if given)."""
   text = scores.mean_sd_table({labels[name]: values for name, values in summary.items()}, "recipe", COLUMNS,
                               digits={"training_seconds": 1})
-  if not apart:
-    return text
-  lines = text.splitlines()
-  lines[0] += " vs plain (paired 95 % over subjects) |"
-  lines[1] += "---|"
-  for line_number, name in enumerate(summary, start=2):
-    lines[line_number] += f" {'—' if name == 'plain' else apart[name]} |"
-  return "\n".join(lines)
+  return intervals.with_apart_column(text, list(summary), apart, "plain") if apart else text

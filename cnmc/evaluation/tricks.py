@@ -7,7 +7,7 @@ the third (held-out training) fold; every method is then scored on the subject-d
 import itertools
 
 
-from cnmc.evaluation import ensembles, inference, neighbours, scores, sources
+from cnmc.evaluation import ensembles, inference, intervals, neighbours, scores, sources
 
 NEIGHBOUR_GRID = {"k": (3, 5, 10, 20), "weight": (0.25, 0.5, 0.75)}
 METHODS = ("single model", "+ TTA", "ensemble of 2 seeds", "ensemble + TTA", "ensemble + TTA + neighbours",
@@ -38,7 +38,9 @@ def choose_neighbours(predicted: list[dict]) -> dict:
 
 def score_methods(ensemble: list[dict], optical_density: dict, stain_normalised: dict, k: int, weight: float
                   ) -> dict[str, dict]:
-  """Each method's scores on the scored split: {method: {"weighted_f1", "auc", "accuracy", "subject_vote"}}.
+  """Each method's scores on the scored split: {method: {"weighted_f1", "auc", "accuracy", "subject_vote",
+  "intervals": each with its 95 % interval over subjects, "vs_single": its weighted F1 minus the single model's with
+  the paired interval over the same resampled subjects (None for the single model, or with too few subjects)}}.
 
   ensemble: the two rgb models' aligned predictions (the first is "single model").
   """
@@ -49,14 +51,23 @@ def score_methods(ensemble: list[dict], optical_density: dict, stain_normalised:
       "ensemble + TTA + neighbours": columns["neighbours"],
       "optical density input": optical_density["probability"],
       "stain-normalised input": stain_normalised["probability"]}
+  single = ensemble[0]
   results = {}
   for method, p in probabilities.items():
     source = {"optical density input": optical_density, "stain-normalised input": stain_normalised}.get(
-        method, ensemble[0])
+        method, single)
+    if list(source["file_name"]) != list(single["file_name"]):
+      raise ValueError(f"{method} was scored on other cells than the single model")
     cell = scores.classification_scores(source["label"], p)
     vote = scores.subject_scores(source["label"], p, source["subject_id"])["vote_accuracy"]
+    try:
+      paired = None if method == "single model" else intervals.paired_difference(
+          single["label"], probabilities["single model"], p, single["subject_id"])
+    except intervals.TooFewSubjects:
+      paired = None
     results[method] = {"weighted_f1": cell["weighted_f1"], "auc": cell["auc"], "accuracy": cell["accuracy"],
-                       "subject_vote": vote}
+                       "subject_vote": vote, "vs_single": paired,
+                       "intervals": intervals.method_intervals(source["label"], p, source["subject_id"])}
   return results
 
 
@@ -65,7 +76,12 @@ def summarise(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
   return scores.summarise_seeds(per_seed, METHODS, SCORES)
 
 
-def table(summary: dict[str, dict]) -> str:
-  """Markdown: one row per method, mean ± sd of each score."""
-  return scores.mean_sd_table(summary, "method", dict(zip(SCORES, ("weighted F1", "AUC", "accuracy", "subject vote"),
+def table(summary: dict[str, dict], per_seed: list[dict[str, dict]] | None = None) -> str:
+  """Markdown: one row per method, mean ± sd of each score over seeds, and (given the per-seed results) in how many
+  seeds its weighted F1 differs from the single model's beyond the paired 95 % interval over subjects."""
+  text = scores.mean_sd_table(summary, "method", dict(zip(SCORES, ("weighted F1", "AUC", "accuracy", "subject vote"),
                                                           strict=True)))
+  if not per_seed:
+    return text
+  names = list(summary)
+  return intervals.with_apart_column(text, names, intervals.apart_counts(per_seed, names, "vs_single"), "single model")

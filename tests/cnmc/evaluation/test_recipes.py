@@ -2,7 +2,7 @@
 
 import pytest
 
-from cnmc.evaluation import recipes
+from cnmc.evaluation import intervals, recipes
 
 
 def test_the_table_has_a_row_per_recipe_with_mean_and_sd():
@@ -21,7 +21,7 @@ def test_the_table_says_in_how_many_seeds_each_recipe_is_apart_from_plain():
   within = {**apart, "low": -0.02, "apart": False}
   per_seed = [{"plain": {**row, "vs_plain": None}, "ema": {**row, "vs_plain": apart}},
               {"plain": {**row, "vs_plain": None}, "ema": {**row, "vs_plain": within}}]
-  counts = recipes.apart_counts(per_seed, ["plain", "ema"])
+  counts = intervals.apart_counts(per_seed, ["plain", "ema"], "vs_plain")
   assert counts == {"plain": "n/a", "ema": "apart in 1 of 2"}
   text = recipes.table(recipes.summarise(per_seed, ["plain", "ema"]), {"plain": "plain", "ema": "+ EMA"}, counts)
   lines = text.splitlines()

@@ -1,6 +1,7 @@
 """The tricks comparison's choices and table (its command runs in tests/tools/test_compare_tricks.py)."""
 
 import numpy as np
+import pytest
 
 from cnmc.evaluation import tricks
 from tests.cnmc.evaluation.test_neighbours import clusters
@@ -35,3 +36,11 @@ def test_methods_are_scored_and_summarised_as_mean_and_sd():
   text = tricks.table(summary)
   assert text.splitlines()[0].startswith("| method | weighted F1") and "± 0.000" in text
   assert len(text.splitlines()) == 2 + len(tricks.METHODS)
+  # Each method against the single model on the same resampled subjects, and every score with its interval.
+  corrected, single = per_seed[0]["ensemble + TTA + neighbours"], per_seed[0]["single model"]
+  assert single["vs_single"] is None and per_seed[0]["+ TTA"]["vs_single"]["value"] == 0.0
+  assert corrected["vs_single"]["value"] == pytest.approx(1.0 - single["weighted_f1"])
+  assert corrected["intervals"]["weighted_f1"]["value"] == 1.0 and corrected["intervals"]["weighted_f1"]["unit"] == "subject"
+  lines = tricks.table(summary, per_seed).splitlines()
+  assert lines[0].endswith("| vs single model (paired 95 % over subjects) |")
+  assert lines[2].endswith("| — |") and all(line.endswith(" of 2 |") for line in lines[3:])
