@@ -1,4 +1,4 @@
-"""The layers import one way: storage, console <- run_folder, cnmc_tfds <- pipeline <- trainer, evaluation,
+"""The layers import one way: storage, console <- run_folder, cnmc_tfds <- statistics, pipeline <- trainer, evaluation,
 benchmarks <- cli <- tools (those without a top-level name of the design live in the cnmc package); the run
 folder's names are spelled in run_folder alone."""
 
@@ -9,7 +9,8 @@ import re
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("cnmc.storage", "cnmc.console", "cnmc.run_folder", "cnmc_tfds", "cnmc.pictures", "pipeline", "trainer",
+PACKAGES = ("cnmc.storage", "cnmc.console", "cnmc.run_folder", "cnmc_tfds", "cnmc.pictures", "cnmc.statistics",
+            "pipeline", "trainer",
             "cnmc.evaluation", "cnmc.benchmarks", "cnmc.cli", "tools")
 ALLOWED = {
     "cnmc.storage": set(),
@@ -17,10 +18,12 @@ ALLOWED = {
     "cnmc.run_folder": {"cnmc.storage"},  # the run folder's names and records: the trainer writes, everyone reads
     "cnmc_tfds": {"cnmc.storage"},
     "cnmc.pictures": {"cnmc_tfds", "cnmc.storage"},  # PNG and TensorBoard pictures for the trainer and the tools
+    "cnmc.statistics": {"cnmc_tfds"},  # intervals over subjects, for the trainer's summary and the evaluation alike
     "pipeline": {"cnmc_tfds", "cnmc.storage"},
-    "trainer": {"cnmc_tfds", "pipeline", "cnmc.storage", "cnmc.run_folder", "cnmc.console", "cnmc.pictures"},
+    "trainer": {"cnmc_tfds", "pipeline", "cnmc.storage", "cnmc.run_folder", "cnmc.console", "cnmc.pictures",
+                "cnmc.statistics"},
     # never trainer: evaluation scores any saved model
-    "cnmc.evaluation": {"cnmc_tfds", "pipeline", "cnmc.storage", "cnmc.run_folder", "cnmc.pictures"},
+    "cnmc.evaluation": {"cnmc_tfds", "pipeline", "cnmc.storage", "cnmc.run_folder", "cnmc.pictures", "cnmc.statistics"},
     "cnmc.benchmarks": {"cnmc.storage", "cnmc_tfds", "pipeline", "trainer", "cnmc.run_folder"},
     "cnmc.cli": {"cnmc.storage", "cnmc.console", "cnmc.run_folder", "cnmc_tfds", "cnmc.pictures", "pipeline", "trainer",
                  "cnmc.evaluation", "cnmc.benchmarks"},

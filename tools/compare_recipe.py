@@ -30,7 +30,8 @@ RECIPES = flags.DEFINE_list("recipes", None, "Only these rows (plain, ema, label
 
 
 def main():
-  from cnmc.evaluation import inference, intervals, recipes, sources  # import TensorFlow: after flag parsing
+  from cnmc.evaluation import inference, recipes, sources  # import TensorFlow: after flag parsing
+  from cnmc.statistics import intervals
   from trainer.recipe import compared_recipes
   config = comparison_flags.base_config(set_here=names_where("recipe_feature"))
   arguments = fold_runs.trainer_arguments(config)

@@ -45,7 +45,8 @@ def _write_csv(path: str, rows: list[dict]) -> None:
 
 def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dict:
   import tensorflow as tf
-  from cnmc.evaluation import calibration, ensembles, inference, intervals, scores, sources
+  from cnmc.evaluation import calibration, ensembles, inference, scores, sources
+  from cnmc.statistics import intervals
   from cnmc.pictures.roc import roc_picture
   from cnmc.storage import result_dirs
   from cnmc.pictures.grids import confusion_matrix_picture, save_picture, titled

@@ -144,7 +144,7 @@ def restore_weights(model_dir: str, state: RunState, model: keras.Model, with_op
 
 
 def _continue_from_best(best_model: str, state: RunState, model: keras.Model) -> RunState:
-  """best.keras's weights in model; the state after its epoch, with no weight file to load an optimizer from."""
+  """The best model's weights in model; the state after its epoch, with no weight file to load an optimizer from."""
   try:
     saved = keras.saving.load_model(best_model, compile=False)
     weights = saved.get_weights()
@@ -175,7 +175,7 @@ def _best_of(rows: list[dict], best: dict | None) -> dict | None:
 class EpochCommit(keras.callbacks.Callback):
   """Commits each finished epoch (see the module docstring); keeps best.keras by `monitor` (max).
 
-  exported: what best.keras holds, e.g. the inference view of the model (sharing its weights).
+  exported: what best.keras holds: the classifier (the layers the train step trains).
   averaged: a context in which the model holds the weights best.keras takes (the averages under
     --ema_decay); the backup takes the weights training goes on with.
   """

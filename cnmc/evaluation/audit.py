@@ -19,7 +19,8 @@ import os
 import numpy as np
 
 from cnmc_tfds.vocabulary import CLASS_NAMES, FOLD_SPLITS, VALIDATION_SPLIT
-from cnmc.evaluation import inference, intervals, neighbours, sources
+from cnmc.evaluation import inference, neighbours, sources
+from cnmc.statistics import intervals
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import layout, record
 

@@ -7,7 +7,8 @@ scored on its held-out split.
 import os
 
 from cnmc_tfds.vocabulary import FOLD_SPLITS
-from cnmc.evaluation import inference, intervals, scores, sources
+from cnmc.evaluation import inference, scores, sources
+from cnmc.statistics import intervals
 from cnmc.evaluation.errors import EvaluationError
 from cnmc.run_folder import layout
 

@@ -9,7 +9,8 @@ called by the vote of its cells), and against the plain run of its seed on the s
 import os
 
 from cnmc_tfds.vocabulary import ALL, CLASS_NAMES
-from cnmc.evaluation import intervals, scores, tricks
+from cnmc.evaluation import scores, tricks
+from cnmc.statistics import intervals
 from cnmc.run_folder import layout, record
 
 COLUMNS = {"cell_weighted_f1": "weighted F1 (cells)", "subject_weighted_f1": "weighted F1 (subjects)",

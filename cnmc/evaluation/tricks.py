@@ -7,7 +7,8 @@ the third (held-out training) fold; every method is then scored on the subject-d
 import itertools
 
 
-from cnmc.evaluation import ensembles, inference, intervals, neighbours, scores, sources
+from cnmc.evaluation import ensembles, inference, neighbours, scores, sources
+from cnmc.statistics import intervals
 
 NEIGHBOUR_GRID = {"k": (3, 5, 10, 20), "weight": (0.25, 0.5, 0.75)}
 METHODS = ("single model", "+ TTA", "ensemble of 2 seeds", "ensemble + TTA", "ensemble + TTA + neighbours",

@@ -2,7 +2,8 @@
 
 import pytest
 
-from cnmc.evaluation import intervals, recipes
+from cnmc.evaluation import recipes
+from cnmc.statistics import intervals
 
 
 def test_the_table_has_a_row_per_recipe_with_mean_and_sd():

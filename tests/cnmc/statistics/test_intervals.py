@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn import metrics
 
-from cnmc.evaluation import intervals
+from cnmc.statistics import intervals
 
 
 def cells(seed: int, subjects: int = 12, per_subject: int = 15):
