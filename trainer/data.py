@@ -137,6 +137,12 @@ def validated_images(builder, config: TrainConfig) -> tuple[int, int]:
   return (min(total, config.validation_steps * config.batch_size) if config.validation_steps else total), total
 
 
+def validation_cells(builder, config: TrainConfig, image_size: int):
+  """The cells each validation pass reads, once, with their subjects: batches of {"image", "label", "subject_id"}."""
+  return make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=config.batch_size,
+                           max_batches=config.validation_steps or None, metadata=("subject_id",), cache=None)
+
+
 def sample_images(builder, config: TrainConfig, image_size: int, count: int = 8):
   """A few validation images, (count, S, S, 3) uint8, and their (count,) labels, read without filling any cache."""
   dataset = make_eval_dataset(builder, config.val_split, image_size=image_size, batch_size=count, cache=None)

@@ -15,6 +15,7 @@ import os
 import shutil
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -22,6 +23,7 @@ from cnmc_tfds.loading import load_builder
 from cnmc_tfds.vocabulary import ALL, HEM
 from cnmc.console import exits, terminal
 from cnmc.run_folder import layout, record
+from cnmc.statistics import intervals
 from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
@@ -242,8 +244,10 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     job.check_final_weights(strategy, model)
     _export(classifier, model_dir, config.saved_model)
   best = state.best
+  interval = _best_interval(builder, config, setup.image_size, model_dir) if best else None
   results = {"best_epoch": best["epoch"] + 1 if best else None,
              "best_val_weighted_f1": best["value"] if best else None,
+             "best_val_weighted_f1_interval": interval,
              "best_model": os.path.join(model_dir, layout.BEST_MODEL),
              "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
              "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
@@ -252,7 +256,7 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                 state.history[best["epoch"]] if best else None)
   record.write_results(model_dir, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-  return job.report(results, lambda: _print_summary(config, model_dir, state, validated))
+  return job.report(results, lambda: _print_summary(config, model_dir, state, validated, interval))
 
 
 def _compile(model: TrainStep, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
@@ -294,13 +298,35 @@ def _share(validated: tuple[int, int]) -> str:
   return f"{validated[0]} of {validated[1]}" if validated[0] < validated[1] else str(validated[1])
 
 
+def _best_interval(builder, config: TrainConfig, image_size: int, model_dir: str) -> dict | None:
+  """best.keras's validation weighted F1 with its 95 % interval over subjects (the cells each validation pass
+  read, resampled by subject), {"unavailable": why} with fewer than two subjects of a class, None without
+  best.keras (a worker other than the chief)."""
+  path = os.path.join(model_dir, layout.BEST_MODEL)
+  if not os.path.exists(path):
+    return None
+  model = keras.saving.load_model(path, compile=False)
+  labels, subjects, probabilities = [], [], []
+  for batch in data.validation_cells(builder, config, image_size):
+    probabilities.append(keras.ops.convert_to_numpy(model(batch["image"], training=False))[:, 0])
+    labels.append(batch["label"].numpy())
+    subjects.append(batch["subject_id"].numpy())
+  try:
+    return intervals.subject_intervals(np.concatenate(labels), np.concatenate(probabilities),
+                                       np.concatenate(subjects))["weighted_f1"]
+  except intervals.TooFewSubjects as error:
+    return {"unavailable": str(error)}
+
+
 def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState,
-                   validated: tuple[int, int]) -> None:
-  """The end of a run in a few lines: the best score (and on how many images), the speed, the input wait, where
-  to look."""
+                   validated: tuple[int, int], interval: dict | None) -> None:
+  """The end of a run in a few lines: the best score (on how many images, with its interval over subjects), the
+  speed, the input wait, where to look."""
   best = state.best
+  spread = ("" if not interval else f", 95 % interval over subjects [{interval['low']:.3f}, {interval['high']:.3f}]"
+            if "unavailable" not in interval else f", no interval over subjects ({interval['unavailable']})")
   f1 = (f"{best['value']:.4f} at epoch {best['epoch'] + 1} ({_share(validated)} images of {config.val_split})"
-        if best else "n/a")
+        f"{spread}" if best else "n/a")
   rate = state.history[-1].get("images_per_second") if state.history else None
   epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
   lines = [f"Done: {config.backbone} on {config.dataset}, {epochs}; best validation weighted F1 {f1}.",

@@ -1,5 +1,7 @@
 """One real training run on the synthetic set writes every output, and the loss falls."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -167,5 +169,9 @@ def test_the_console_says_how_many_images_each_validation_reads_and_names_only_w
   assert result.returncode == 0, result.stderr[-2000:]
   assert "Validating on 8 of 12 images of validation each epoch (--validation_steps=1)." in result.stdout
   done = next(line for line in result.stdout.splitlines() if line.startswith("Done: "))
-  assert ", 1 epoch; best validation weighted F1 " in done and done.endswith(" (8 of 12 images of validation).")
+  assert ", 1 epoch; best validation weighted F1 " in done and " (8 of 12 images of validation), 95 % interval " in done
+  interval = json.loads((tmp_path / layout.RESULTS).read_text())["best_val_weighted_f1_interval"]
+  assert done.endswith(f" over subjects [{interval['low']:.3f}, {interval['high']:.3f}].")
+  assert (interval["unit"], interval["resamples"]) == ("subject", 2000) and interval["low"] <= interval["high"]
+  assert f"weighted F1 {interval['value']:.4f} at epoch 1" in done  # best.keras rescored: the logged value
   assert f"Outputs in {tmp_path}; curves and pictures: tensorboard" in result.stdout  # one epoch: no profile
