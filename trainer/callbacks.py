@@ -13,26 +13,32 @@ from cnmc.pictures.grids import captioned, confusion_matrix_picture, image_grid,
 
 
 class ThroughputAndLearningRate(keras.callbacks.Callback):
-  """Adds `images_per_second` and `train_seconds` (training steps only, validation excluded), `learning_rate`,
-  and under float16
-  `loss_scale` (the dynamic loss scale: it halves on every overflowing step, so a falling value is a warning)."""
+  """Adds `train_seconds` (the epoch's training steps, validation excluded), `images_per_second` (steady state: the
+  steps after the epoch's first, which pays for tracing and compiling whenever a phase starts; only for epochs of
+  at least MIN_STEPS steps), `learning_rate`, and under float16 `loss_scale` (the dynamic loss scale: it halves on
+  every overflowing step, so a falling value is a warning)."""
+
+  MIN_STEPS = 3  # the first step and at least two timed ones
 
   def __init__(self, global_batch_size: int):
     super().__init__()
     self.global_batch_size = global_batch_size
 
   def on_epoch_begin(self, epoch, logs=None):
-    self._start, self._steps, self._last = time.perf_counter(), 0, None
+    self._start, self._steps, self._first, self._last = time.perf_counter(), 0, None, None
 
   def on_train_batch_end(self, batch, logs=None):
     self._steps += 1
     self._last = time.perf_counter()
+    if self._steps == 1:
+      self._first = self._last
 
   def on_epoch_end(self, epoch, logs=None):
     if logs is None or not self._steps:
       return
     logs["train_seconds"] = self._last - self._start
-    logs["images_per_second"] = self._steps * self.global_batch_size / logs["train_seconds"]
+    if self._steps >= self.MIN_STEPS:
+      logs["images_per_second"] = (self._steps - 1) * self.global_batch_size / (self._last - self._first)
     logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
     if isinstance(self.model.optimizer, keras.optimizers.LossScaleOptimizer):
       logs["loss_scale"] = float(keras.ops.convert_to_numpy(self.model.optimizer.dynamic_scale))

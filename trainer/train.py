@@ -330,7 +330,10 @@ def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunSt
   rate = state.history[-1].get("images_per_second") if state.history else None
   epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
   lines = [f"Done: {config.backbone} on {config.dataset}, {epochs}; best validation weighted F1 {f1}.",
-           f"Training speed (last epoch): {rate:.1f} images/s." if rate else ""]
+           (f"Training speed (steady state, the last epoch after its first step): {rate:.1f} images/s"
+            + (" (epoch 1 also fills the input cache: longer runs are faster)." if len(state.history) == 1 else ".")
+            if rate else "Training speed: not measured (epochs of fewer than "
+            f"{ThroughputAndLearningRate.MIN_STEPS} steps).")]
   if profiles.has_profile(model_dir):
     try:
       profile = profiles.summarise(profiles.newest_profile(model_dir))
