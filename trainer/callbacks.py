@@ -44,6 +44,20 @@ class ThroughputAndLearningRate(keras.callbacks.Callback):
       logs["loss_scale"] = float(keras.ops.convert_to_numpy(self.model.optimizer.dynamic_scale))
 
 
+class EpochProgress(keras.callbacks.ProgbarLogger):
+  """Keras' progress output with each epoch's header counted over the whole run, as the console, history.csv and
+  TensorBoard count: Keras counts to the end of the fit call, a phase ("Epoch 1/2" in a two-epoch warm-up of a
+  ten-epoch run) and gives a phase of one epoch no header at all."""
+
+  def __init__(self, run_epochs: int):
+    super().__init__()
+    self.run_epochs = run_epochs
+
+  def set_params(self, params):
+    super().set_params(params)
+    self.epochs = self.run_epochs  # used for the header only
+
+
 class EpochSummaries(keras.callbacks.TensorBoard):
   """Keras' TensorBoard callback with epochs counted from 1, as the console and history.csv count them."""
 

@@ -27,7 +27,7 @@ from cnmc.statistics import intervals
 from cnmc.storage import atomic
 from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, runtime as runtime_lib
 from trainer.distributed import jobs, replicas
-from trainer.callbacks import (AugmentedSamples, ConfusionMatrixPicture, EpochSummaries, ProfileSteps,
+from trainer.callbacks import (AugmentedSamples, ConfusionMatrixPicture, EpochProgress, EpochSummaries, ProfileSteps,
                                ThroughputAndLearningRate)
 from trainer.config import TrainConfig, flag_text
 from trainer.metrics import WeightedF1, training_metrics
@@ -106,7 +106,7 @@ def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics
   if samples is not None:
     callbacks.append(AugmentedSamples(*samples, model.augmentation, model.mixing, logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
-  return callbacks + [commit] + list(extra)
+  return callbacks + [commit] + list(extra) + [EpochProgress(config.epochs)]  # last, as Keras' own would be
 
 
 def _export(model: keras.Model, model_dir: str, saved_model: bool) -> None:

@@ -39,3 +39,17 @@ def test_the_first_step_is_not_timed_and_train_seconds_counts_every_step(monkeyp
 def test_an_epoch_of_two_steps_reports_no_speed(monkeypatch):
   logs = epoch(monkeypatch, [0.0, 10.0, 11.0], steps=2)
   assert "images_per_second" not in logs and logs["train_seconds"] == pytest.approx(11.0)
+
+
+def test_epoch_headers_count_over_the_run_and_a_one_epoch_phase_gets_one(capsys):
+  warmup = callbacks.EpochProgress(run_epochs=3)
+  warmup.set_params({"verbose": 2, "epochs": 1, "steps": 3})  # fit(epochs=1): a one-epoch warm-up phase
+  warmup.on_epoch_begin(0)
+  fine_tune = callbacks.EpochProgress(run_epochs=3)
+  fine_tune.set_params({"verbose": 2, "epochs": 3, "steps": 3})
+  fine_tune.on_epoch_begin(1)
+  assert capsys.readouterr().out.splitlines() == ["Epoch 1/3", "Epoch 2/3"]
+  quiet = callbacks.EpochProgress(run_epochs=3)
+  quiet.set_params({"verbose": 0, "epochs": 1, "steps": 3})
+  quiet.on_epoch_begin(0)
+  assert capsys.readouterr().out == ""
