@@ -128,6 +128,8 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
 
   votes = {name: table["vote_accuracy"] for name, table in results["per_subject"].items()}
   print(scores.format_scores(results["scores"], votes))
+  print("(auc: exact, by scikit-learn; the trainer's val_auc is Keras' approximation over 200 thresholds, which "
+        "reads 0.5 when P(ALL) hardly varies.)")
   print(f"\n95 % intervals over subjects ({intervals.RESAMPLES} resamples, ALL and HEM subjects drawn separately):")
   for name, found in results["intervals"].items():
     print(f"  {name}: {intervals.format_intervals(found)}")
