@@ -59,10 +59,14 @@ class EpochProgress(keras.callbacks.ProgbarLogger):
 
 
 class EpochSummaries(keras.callbacks.TensorBoard):
-  """Keras' TensorBoard callback with epochs counted from 1, as the console and history.csv count them."""
+  """Keras' TensorBoard callback with epochs counted from 1, as the console and history.csv count them, and each
+  epoch's summaries on disk when it ends (Keras flushes at the end of fit, which an interrupted run never
+  reaches; a Ctrl-C ends the process without waiting: cnmc/console/exits.py)."""
 
   def on_epoch_end(self, epoch, logs=None):
     super().on_epoch_end(epoch + 1, logs)
+    for writer in self._writers.values():
+      writer.flush()
 
 
 class ConfusionMatrixPicture(keras.callbacks.Callback):

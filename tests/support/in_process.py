@@ -90,6 +90,7 @@ def _process_state(cwd):
   verbosity, absl_filters = logging.get_verbosity(), list(logging.get_absl_logger().filters)
   levels = {name: python_logging.getLogger(name).level for name in quiet._CHATTY_LOGGERS}
   was_quiet, hard_exit = quiet._quiet, exits._hard_exit
+  exits._hard_exit_after_interrupt = False  # an interrupted command must not end the test process
   try:
     os.chdir(cwd or REPO)
     with warnings.catch_warnings():
@@ -105,6 +106,7 @@ def _process_state(cwd):
     for name, level in levels.items():
       python_logging.getLogger(name).setLevel(level)
     quiet._quiet, exits._hard_exit = was_quiet, hard_exit
+    exits._hard_exit_after_interrupt = True
 
 
 @contextlib.contextmanager

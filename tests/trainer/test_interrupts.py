@@ -66,6 +66,11 @@ def test_ctrl_c_says_where_it_stopped_what_is_kept_and_how_to_resume(tiny_synthe
   assert code == 130 and line.startswith("error: Interrupted (Ctrl-C) ")
   assert "of 50" in line and f"{kept_text(kept)} in {tmp_path / 'run'}" in line
   assert "Resume with: python -m trainer --backbone=small_cnn" in line and f"--model_dir={tmp_path / 'run'}" in line
+  # The process ends without the interpreter's teardown; every kept epoch's summaries are on disk all the same.
+  from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+  events = EventAccumulator(str(tmp_path / "run" / layout.LOGS_DIR / "train"))
+  events.Reload()
+  assert set(range(1, kept + 1)) <= {event.step for event in events.Tensors("epoch_loss")}
 
 
 @pytest.mark.slow

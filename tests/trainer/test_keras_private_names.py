@@ -39,7 +39,7 @@ def test_a_private_keras_name_the_code_uses_is_still_there(module, name, where):
 def test_the_private_attributes_of_keras_objects_the_code_uses_are_still_there():
   """Model._loss_tracker (trainer/model.py), an EMA optimizer's _trainable_variables and
   _model_variables_moving_average (trainer/averaging.py), an epoch iterator's data_adapter.get_tf_dataset
-  (trainer/distributed/multi_worker.py)."""
+  (trainer/distributed/multi_worker.py), the TensorBoard callback's _writers (trainer/callbacks.py)."""
   model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
   model.compile(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse")
   model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
@@ -47,6 +47,8 @@ def test_the_private_attributes_of_keras_objects_the_code_uses_are_still_there()
   optimizer = model.optimizer
   for name in ("_trainable_variables", "_model_variables_moving_average"):
     assert len(getattr(optimizer, name, ())) == 2, moved(f"Optimizer.{name}", "trainer/averaging.py")
+  board = keras.callbacks.TensorBoard(log_dir="/tmp/unused")
+  assert isinstance(getattr(board, "_writers", None), dict), moved("TensorBoard._writers", "trainer/callbacks.py")
   from keras.src.trainers.epoch_iterator import EpochIterator
   iterator = EpochIterator(tf.data.Dataset.from_tensor_slices(np.zeros((4, 2))).batch(2))
   assert isinstance(iterator.data_adapter.get_tf_dataset(), tf.data.Dataset), \
