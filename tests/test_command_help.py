@@ -29,6 +29,7 @@ COMMANDS = {
     "tools.bench_pipeline": ["--batches", "--images_scale", "--data_dir"],
     "tools.bench_train": ["--steps", "--images_scale"],
     "tools.bench_recipe": ["--steps", "--rounds", "--backbone"],
+    "tools.bench_overhead": ["--steps", "--rounds", "--backbone", "--images_scale"],
     "tools.audit": ["--cv_dir", "--output_dir", "--count", "--batch_size"],
     "tools.launch_local": ["--workers", "--gpus"],
     "tools.compare_tricks": ["--compare_dir", "--seeds", "--score_split", "--backbone"],

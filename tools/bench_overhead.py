@@ -34,7 +34,7 @@ _OUTPUT = flags.DEFINE_string("output", "bench_overhead.json", "Where to write t
 def main():
   builder, _ = bench_flags.benchmark_data()
   found = measure_overhead(bench_flags.DATA_DIR.value, builder, _BACKBONE.value, _IMAGE_SIZE.value,
-                           _BATCH_SIZE.value, _STEPS.value, _ROUNDS.value)
+                           _BATCH_SIZE.value, _STEPS.value, _ROUNDS.value, progress=lambda m: print(m, flush=True))
   print(f"{'':28}{'ms/step':>10}{'s/epoch':>10}")
   for name, label in (("bare", "bare model.fit"), ("trainer", "python -m trainer")):
     print(f"{label:28}{found[name]['ms_per_step']:10.1f}{found[name]['seconds_per_epoch']:10.2f}")

@@ -29,3 +29,19 @@ def test_the_command_prints_and_writes_the_comparison(benchmark_command_data, tm
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(output.read_text())["system_vs_notebook"] > 0
   assert "full system / notebook" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_overhead_command_times_trainer_and_bare_fit_in_turns_and_reports_their_ratios(benchmark_command_data,
+                                                                                             tmp_path):
+  output = tmp_path / "overhead.json"
+  result = in_process.module("tools.bench_overhead", "--backbone=small_cnn", "--image_size=32", "--batch_size=4",
+                             "--steps=3", "--rounds=2", *benchmark_command_data, f"--output={output}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  found = json.loads(output.read_text())
+  rounds = found["rounds"]
+  assert len(rounds["trainer"]) == len(rounds["bare"]) == 2
+  ratios = sorted(t["ms_per_step"] / b["ms_per_step"] for t, b in zip(rounds["trainer"], rounds["bare"]))
+  assert found["step_ratio"] == pytest.approx(sum(ratios) / 2)  # the median of two: their mean
+  assert all(r["ms_per_step"] > 0 and r["seconds_per_epoch"] > 0 for runs in rounds.values() for r in runs)
+  assert "trainer / bare (median of the rounds' ratios): step " in result.stdout
