@@ -299,7 +299,7 @@ def _share(validated: tuple[int, int]) -> str:
 
 
 def _best_interval(builder, config: TrainConfig, image_size: int, model_dir: str) -> dict | None:
-  """best.keras's validation weighted F1 with its 95 % interval over subjects (the cells each validation pass
+  """The best model's validation weighted F1 with its 95 % interval over subjects (the cells each validation pass
   read, resampled by subject), {"unavailable": why} with fewer than two subjects of a class, None without
   best.keras (a worker other than the chief)."""
   path = os.path.join(model_dir, layout.BEST_MODEL)
