@@ -85,10 +85,11 @@ class TrainStep(keras.Model):
     loss, labels and label_weights for the metrics."""
     labels = tf.cast(tf.reshape(labels, [-1]), tf.float32)
     weights = tf.ones_like(labels) if weights is None else tf.cast(tf.reshape(weights, [-1]), tf.float32)
-    parts = zip(*(tf.split(t, self.accumulation_steps) for t in (images, labels, weights)))
+    parts = zip(*(tf.split(t, self.accumulation_steps) for t in (images, labels, weights)), strict=True)
     if self.mixing is None:
-      return [dict(images=i, targets=l, weights=w, labels=l, label_weights=w) for i, l, w in parts]
-    return [self.mixing(i, l, w) for i, l, w in parts]
+      return [dict(images=part, targets=truth, weights=weight, labels=truth, label_weights=weight)
+              for part, truth, weight in parts]
+    return [self.mixing(part, truth, weight) for part, truth, weight in parts]
 
   def _gradients(self, batch: dict) -> list:
     """One micro-batch's loss, tracked, and the gradient of its share of the update."""

@@ -20,7 +20,6 @@ import tensorflow as tf
 from absl import logging
 
 from cnmc_tfds.loading import load_builder
-from cnmc_tfds.vocabulary import ALL, HEM
 from cnmc.console import exits, terminal
 from cnmc.run_folder import layout, record
 from cnmc.statistics import intervals
@@ -29,11 +28,12 @@ from trainer import averaging, checkpoints, data, profiles, recipe, run_dir, run
 from trainer.distributed import jobs, replicas
 from trainer.callbacks import (AugmentedSamples, ConfusionMatrixPicture, EpochProgress, EpochSummaries, ProfileSteps,
                                ThroughputAndLearningRate)
-from trainer.config import TrainConfig, flag_text
+from trainer.config import TrainConfig
 from trainer.metrics import WeightedF1, training_metrics
 from trainer.hparams import write_hparams
 from trainer.progress import Progress
 from trainer.model import TrainStep, build_classifier, freeze_backbone, train_step_for, unfreeze_backbone
+from trainer.plan import Plan, make_plan, record_continuation, write as write_plan
 
 MONITOR = "val_weighted_f1"  # the challenge's metric picks the best checkpoint
 
@@ -61,48 +61,21 @@ def plan_phases(config: TrainConfig) -> list[Phase]:
   return phases
 
 
-def _write_config(model_dir: str, config: TrainConfig, runtime: runtime_lib.Runtime, builder, image_size: int,
-                  profile: tuple[int, int] | None, excluded: frozenset[str]):
-  record.write_record(model_dir, record.RunRecord(
-      flags=config.to_json(),
-      resolved={"image_size": image_size, "model_dir": model_dir, "profile_steps": _profile_text(profile),
-                "effective_batch_size": config.effective_batch_size,
-                "excluded_cells": sorted(excluded),  # what --exclude listed when the run started
-                **runtime.to_json()},
-      dataset={"name": builder.name, "config": builder.builder_config.name, "version": str(builder.version),
-               "data_dir": str(builder.data_dir)},
-      versions={"tensorflow": tf.__version__, "keras": keras.__version__}))
-
-
-def _profile_range(flag: tuple[int, int] | None, steps: int, epochs: int) -> tuple[int, int] | None:
-  """--profile_steps resolved: None (auto) profiles up to 4 steps early in epoch 2, once the cache is
-  warm and tracing is done; (0, 0) or a run of one epoch profiles nothing."""
-  if flag is None:
-    return (steps + min(1, steps - 1), steps + min(4, steps - 1)) if epochs >= 2 else None
-  return None if flag == (0, 0) else flag
-
-
-def _profile_text(profile: tuple[int, int] | None) -> str:
-  """What --profile_steps resolved to, as config.json and HParams record it: the flag's form, "5,8" or "0,0"."""
-  return flag_text("profile_steps", profile or (0, 0))
-
-
-def _callbacks(phase: Phase, model_dir: str, config: TrainConfig, model, metrics, samples, commit,
-               steps: int, profile: tuple[int, int] | None, strategy: tf.distribute.Strategy, extra) -> list:
-  logs = os.path.join(model_dir, layout.LOGS_DIR)
+def _callbacks(phase: Phase, plan: Plan, model_dir: str, model, metrics, samples, commit, extra) -> list:
+  config, logs = plan.config, os.path.join(model_dir, layout.LOGS_DIR)
   confusion = next(m for m in metrics if isinstance(m, WeightedF1))
   callbacks = [
       checkpoints.StopOnNonFiniteLoss(phase.name),  # first: a diverged epoch must never be committed
       checkpoints.EpochSeeds(),  # before anything draws in the epoch
       *([averaging.ValidateAveraged(averaging.AveragedWeights(model))] if config.ema_decay else []),
-      *([replicas.AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []),
+      *([replicas.AverageBatchNormStatistics(plan.strategy)] if plan.strategy.num_replicas_in_sync > 1 else []),
       ThroughputAndLearningRate(config.effective_batch_size),
       ConfusionMatrixPicture(confusion, logs, os.path.join(model_dir, "confusion_matrix.png"),
                              commit.state.best["value"] if commit.state.best else None, MONITOR),
       EpochSummaries(logs, write_graph=False, profile_batch=0),
   ]
-  if profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
-    callbacks.append(ProfileSteps(os.path.join(logs, "train"), *profile, steps_per_epoch=steps))
+  if plan.profile and not profiles.has_profile(model_dir):  # once per run, resumed or not
+    callbacks.append(ProfileSteps(os.path.join(logs, "train"), *plan.profile, steps_per_epoch=plan.steps_per_epoch))
   if samples is not None:
     callbacks.append(AugmentedSamples(*samples, model.augmentation, model.mixing, logs,
                                       os.path.join(model_dir, "augmented_samples.png")))
@@ -181,21 +154,15 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
           f"{config.epochs}, and the learning-rate schedule of the phase it resumes in is planned anew to end "
           "there.", flush=True)
 
-  # The data, and the run's record of what made it.
+  # The data, and the plan of the run, resolved once and recorded in config.json.
   progress.at("dataset", config.dataset)
   builder = builder or load_builder(config.dataset, config.data_dir, config.manual_dir)
   progress.at("starting")
-  excluded = data.excluded_cells(config)
-  counts = data.check_splits(builder, config, excluded)
-  print(f"Training on {data.train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)
-  validated = data.validated_images(builder, config)
-  print(f"Validating on {_share(validated)} images of {config.val_split} each epoch"
-        + (f" (--validation_steps={config.validation_steps})." if validated[0] < validated[1] else "."), flush=True)
-  steps = data.steps_per_epoch(config, counts)
-  train_ds = data.train_input(builder, config, setup.image_size, strategy, counts, exclude=excluded)
-  val_ds = data.val_input(builder, config, setup.image_size)
-  profile = _profile_range(config.profile_steps, steps, config.epochs)
-  _write_config(model_dir, config, runtime, builder, setup.image_size, profile, excluded)
+  plan = make_plan(config, setup, runtime, builder)
+  steps = plan.steps_per_epoch
+  train_ds = data.train_input(builder, config, plan.image_size, strategy, plan.counts, exclude=plan.excluded)
+  val_ds = data.val_input(builder, config, plan.image_size)
+  write_plan(plan, model_dir, builder)
 
   # The model, with the finished epochs' weights if the run resumes.
   state = checkpoints.load_state(model_dir)
@@ -209,12 +176,10 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
   state = job.restore(model_dir, state, model, strategy, with_optimizer=False,  # an older backup if the newest is bad
                       from_best=config.from_best_model)
   if config.from_best_model and state.history and not state.weights:  # every backup was damaged: from best.keras
-    written = record.read_record(model_dir)
-    record.write_record(model_dir, dataclasses.replace(written, resolved={
-        **written.resolved, "continued_from_best_model": {"after_epoch": len(state.history)}}))
+    record_continuation(model_dir, len(state.history))
   if state.weights:
     print(f"Resuming {setup.model_dir} after epoch {state.completed_epochs}.", flush=True)
-  samples = (data.sample_images(builder, config, setup.image_size)
+  samples = (data.sample_images(builder, config, plan.image_size)
              if (model.augmentation or model.mixing) and not state.history else None)
 
   # The phases: each its own compile and fit, every epoch committed as it ends.
@@ -223,20 +188,20 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     if state.completed_epochs >= phase.end_epoch:
       continue
     _print_phase(phase, state.completed_epochs, config)
-    metrics, state = _compile(model, base, phase, config, steps, runtime.xla, job, model_dir, state, strategy)
+    metrics, state = _compile(model, base, phase, plan, job, model_dir, state)
     commit = checkpoints.EpochCommit(model_dir, state, MONITOR, classifier, averaged)
     done_in_phase = state.completed_epochs - phase.first_epoch
     phase_ds = (train_ds if done_in_phase <= 0 else  # a resumed phase continues its stream where it stopped
-                data.train_input(builder, config, setup.image_size, strategy, counts, done_in_phase * steps, excluded))
+                data.train_input(builder, config, plan.image_size, strategy, plan.counts, done_in_phase * steps,
+                                 plan.excluded))
     model.fit(phase_ds, initial_epoch=max(phase.first_epoch, state.completed_epochs), epochs=phase.end_epoch,
               steps_per_epoch=steps, validation_data=val_ds,
               shuffle=False,  # the pipeline shuffles
-              callbacks=_callbacks(phase, model_dir, config, model, metrics, samples, commit, steps,
-                                   profile, strategy, extra_callbacks),
+              callbacks=_callbacks(phase, plan, model_dir, model, metrics, samples, commit, extra_callbacks),
               verbose=terminal.keras_verbosity())  # a log file gets one plain line per epoch
     state, samples = commit.state, None
   if config.ema_decay and not model.compiled:  # resumed after the last epoch: its averages are in the backup
-    _, state = _compile(model, base, phases[-1], config, steps, runtime.xla, job, model_dir, state, strategy)
+    _, state = _compile(model, base, phases[-1], plan, job, model_dir, state)
 
   # The end: the final model exported, the results recorded last (they mark the run finished).
   progress.at("exporting")
@@ -244,32 +209,33 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     job.check_final_weights(strategy, model)
     _export(classifier, model_dir, config.saved_model)
   best = state.best
-  interval = _best_interval(builder, config, setup.image_size, model_dir) if best else None
+  interval = _best_interval(builder, plan, model_dir) if best else None
   results = {"best_epoch": best["epoch"] + 1 if best else None,
              "best_val_weighted_f1": best["value"] if best else None,
              "best_val_weighted_f1_interval": interval,
              "best_model": os.path.join(model_dir, layout.BEST_MODEL),
              "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
              "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
-  resolved = dataclasses.replace(config, profile_steps=profile or (0, 0))  # the steps profiled, not "auto"
+  resolved = dataclasses.replace(config, profile_steps=plan.profile or (0, 0))  # the steps profiled, not "auto"
   write_hparams(os.path.join(model_dir, layout.LOGS_DIR), resolved, runtime.to_json(),
                 state.history[best["epoch"]] if best else None)
   record.write_results(model_dir, results)
   checkpoints.drop_backup_weights(model_dir)  # the finished model is in model.keras now
-  return job.report(results, lambda: _print_summary(config, model_dir, state, validated, interval))
+  return job.report(results, lambda: _print_summary(plan, model_dir, state, interval))
 
 
-def _compile(model: TrainStep, base: keras.Model, phase: Phase, config: TrainConfig, steps: int, xla: bool,
-             job: jobs.SingleProcess, model_dir: str, state: checkpoints.RunState, strategy: tf.distribute.Strategy):
+def _compile(model: TrainStep, base: keras.Model, phase: Phase, plan: Plan, job: jobs.SingleProcess, model_dir: str,
+             state: checkpoints.RunState):
   """The model compiled for `phase`, with the phase's optimizer state restored if the run resumes inside it.
   Returns (its metrics, the state restored)."""
+  config, steps, strategy = plan.config, plan.steps_per_epoch, plan.strategy
   with strategy.scope():
     (freeze_backbone(base) if phase.backbone_frozen else unfreeze_backbone(base, phase.keep_batchnorm_frozen))
     metrics = training_metrics()
     model.compile(optimizer=recipe.optimizer(config.optimizer, phase.learning_rate, phase.schedule,
                                              steps * (phase.end_epoch - phase.first_epoch), config.warmup_steps,
                                              config.clipnorm, config.ema_decay),
-                  loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=xla)
+                  loss=keras.losses.BinaryCrossentropy(), metrics=metrics, jit_compile=plan.runtime.xla)
   if state.completed_epochs > phase.first_epoch:  # inside this phase: its optimizer state too
     if not model.optimizer.built:
       with strategy.scope():  # the optimizer's variables are the strategy's too
@@ -293,12 +259,7 @@ def _print_phase(phase: Phase, completed_epochs: int, config: TrainConfig) -> No
         + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
 
 
-def _share(validated: tuple[int, int]) -> str:
-  """'16 of 179' when a pass reads part of the split, '179' when all of it."""
-  return f"{validated[0]} of {validated[1]}" if validated[0] < validated[1] else str(validated[1])
-
-
-def _best_interval(builder, config: TrainConfig, image_size: int, model_dir: str) -> dict | None:
+def _best_interval(builder, plan: Plan, model_dir: str) -> dict | None:
   """The best model's validation weighted F1 with its 95 % interval over subjects (the cells each validation pass
   read, resampled by subject), {"unavailable": why} with fewer than two subjects of a class, None without
   best.keras (a worker other than the chief)."""
@@ -307,7 +268,7 @@ def _best_interval(builder, config: TrainConfig, image_size: int, model_dir: str
     return None
   model = keras.saving.load_model(path, compile=False)
   labels, subjects, probabilities = [], [], []
-  for batch in data.validation_cells(builder, config, image_size):
+  for batch in data.validation_cells(builder, plan.config, plan.image_size):
     probabilities.append(keras.ops.convert_to_numpy(model(batch["image"], training=False))[:, 0])
     labels.append(batch["label"].numpy())
     subjects.append(batch["subject_id"].numpy())
@@ -318,14 +279,13 @@ def _best_interval(builder, config: TrainConfig, image_size: int, model_dir: str
     return {"unavailable": str(error)}
 
 
-def _print_summary(config: TrainConfig, model_dir: str, state: checkpoints.RunState,
-                   validated: tuple[int, int], interval: dict | None) -> None:
+def _print_summary(plan: Plan, model_dir: str, state: checkpoints.RunState, interval: dict | None) -> None:
   """The end of a run in a few lines: the best score (on how many images, with its interval over subjects), the
   speed, the input wait, where to look."""
-  best = state.best
+  config, best = plan.config, state.best
   spread = ("" if not interval else f", 95 % interval over subjects [{interval['low']:.3f}, {interval['high']:.3f}]"
             if "unavailable" not in interval else f", no interval over subjects ({interval['unavailable']})")
-  f1 = (f"{best['value']:.4f} at epoch {best['epoch'] + 1} ({_share(validated)} images of {config.val_split})"
+  f1 = (f"{best['value']:.4f} at epoch {best['epoch'] + 1} ({plan.validation_share()} images of {config.val_split})"
         f"{spread}" if best else "n/a")
   rate = state.history[-1].get("images_per_second") if state.history else None
   epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"

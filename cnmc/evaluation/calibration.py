@@ -16,7 +16,6 @@ import sys
 
 import numpy as np
 from scipy import optimize
-from sklearn import metrics
 
 from cnmc_tfds.vocabulary import ALL, HEM
 from cnmc.evaluation.errors import EvaluationError

@@ -93,7 +93,8 @@ def subject_intervals(labels, probabilities, subjects, threshold: float = 0.5, r
 
 def method_intervals(labels, probabilities, subjects, threshold: float = 0.5, seed: int = 0) -> dict:
   """What metrics.json keeps for one method: every score of SCORES, the subject vote's accuracy and the
-  subject-level AUC (of each subject's mean P(ALL)) with their 95 % intervals over subjects, or {"unavailable": why} when a class has fewer than two subjects."""
+  subject-level AUC (of each subject's mean P(ALL)) with their 95 % intervals over subjects, or
+  {"unavailable": why} when a class has fewer than two subjects."""
   try:
     found = subject_intervals(labels, probabilities, subjects, threshold, seed=seed)
   except TooFewSubjects as error:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import in_process
 from trainer import backbones
-from trainer.config import AUGMENTATIONS, TrainConfig
+from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 from trainer.train import run
 from trainer.metrics import training_metrics

@@ -68,6 +68,10 @@ def test_resolved_configuration_is_written(finished_run):
   assert config["dataset"] == {**config["dataset"], "name": "cnmc", "config": "synthetic_tiny", "version": "1.0.0"}
   assert config["versions"]["tensorflow"] == tf.__version__
   assert config["resolved"]["profile_steps"] == "2,4"
+  # The plan, resolved once: what the run trained on and how, as the console said it.
+  resolved = config["resolved"]
+  assert resolved["steps_per_epoch"] == 3 and resolved["effective_batch_size"] == 8
+  assert resolved["training_images"] == {"HEM": 18, "ALL": 36} and resolved["excluded_cells"] == []
 
 
 def test_every_epoch_metric_reaches_tensorboard(finished_run):

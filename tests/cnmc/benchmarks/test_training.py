@@ -41,7 +41,7 @@ def test_the_overhead_command_times_trainer_and_bare_fit_in_turns_and_reports_th
   found = json.loads(output.read_text())
   rounds = found["rounds"]
   assert len(rounds["trainer"]) == len(rounds["bare"]) == 2
-  ratios = sorted(t["ms_per_step"] / b["ms_per_step"] for t, b in zip(rounds["trainer"], rounds["bare"]))
+  ratios = sorted(t["ms_per_step"] / b["ms_per_step"] for t, b in zip(rounds["trainer"], rounds["bare"], strict=True))
   assert found["step_ratio"] == pytest.approx(sum(ratios) / 2)  # the median of two: their mean
   assert all(r["ms_per_step"] > 0 and r["seconds_per_epoch"] > 0 for runs in rounds.values() for r in runs)
   assert "trainer / bare (median of the rounds' ratios): step " in result.stdout

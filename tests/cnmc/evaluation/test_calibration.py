@@ -54,7 +54,7 @@ def test_the_reliability_table_counts_every_cell_once_and_ece_is_its_weighted_ga
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=1, max_size=40))
 def test_weighted_f1_at_every_threshold_is_scikit_learns(cells):
-  labels, probabilities = (np.array(column) for column in zip(*cells))
+  labels, probabilities = (np.array(column) for column in zip(*cells, strict=True))
   thresholds = np.unique(np.concatenate([probabilities, [0.0, 0.5, 1.5]]))
   expected = [metrics.f1_score(labels, (probabilities >= t).astype(int), labels=[0, 1], average="weighted",
                                zero_division=0.0) for t in thresholds]

@@ -40,7 +40,8 @@ def test_methods_are_scored_and_summarised_as_mean_and_sd():
   corrected, single = per_seed[0]["ensemble + TTA + neighbours"], per_seed[0]["single model"]
   assert single["vs_single"] is None and per_seed[0]["+ TTA"]["vs_single"]["value"] == 0.0
   assert corrected["vs_single"]["value"] == pytest.approx(1.0 - single["weighted_f1"])
-  assert corrected["intervals"]["weighted_f1"]["value"] == 1.0 and corrected["intervals"]["weighted_f1"]["unit"] == "subject"
+  found = corrected["intervals"]["weighted_f1"]
+  assert found["value"] == 1.0 and found["unit"] == "subject"
   lines = tricks.table(summary, per_seed).splitlines()
   assert lines[0].endswith("| vs single model (paired 95 % over subjects) |")
   assert lines[2].endswith("| — |") and all(line.endswith(" of 2 |") for line in lines[3:])
