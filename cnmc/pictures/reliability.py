@@ -1,11 +1,8 @@
 """The reliability diagram as a picture (uint8 RGB array), for a PNG and a TensorBoard image alike."""
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # no screen needed
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from cnmc.pictures import plots
 
 
 def reliability_picture(tables: dict[str, dict], title: str) -> np.ndarray:
@@ -15,7 +12,7 @@ def reliability_picture(tables: dict[str, dict], title: str) -> np.ndarray:
   tables: {name: {"cells", "mean_probability", "share_all"} (lists, one entry per non-empty bin), "ece"}.
   Returns (H, W, 3) uint8.
   """
-  figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
+  figure, axes = plots.square_figure()
   axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
   for name, table in tables.items():
     cells = np.asarray(table["cells"], np.float64)
@@ -25,8 +22,4 @@ def reliability_picture(tables: dict[str, dict], title: str) -> np.ndarray:
   axes.set(xlabel="mean P(ALL) in the bin", ylabel="share of ALL cells in the bin", title=title, xlim=(0, 1),
            ylim=(0, 1.01), aspect="equal")
   axes.legend(loc="upper left")
-  figure.tight_layout()
-  figure.canvas.draw()
-  picture = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-  plt.close(figure)
-  return picture
+  return plots.pixels(figure)

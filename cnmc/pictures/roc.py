@@ -1,17 +1,14 @@
 """The ROC curve as a picture (uint8 RGB array), for a PNG and a TensorBoard image alike."""
 
-import matplotlib
+import numpy as np
+from sklearn import metrics
 
-matplotlib.use("Agg")  # no screen needed
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn import metrics  # noqa: E402
+from cnmc.pictures import plots
 
 
 def roc_picture(labels, probabilities_by_name: dict[str, np.ndarray], title: str) -> np.ndarray:
   """One ROC curve per entry (e.g. without and with TTA), AUC in the legend; (H, W, 3) uint8."""
-  figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
+  figure, axes = plots.square_figure()
   for name, probabilities in probabilities_by_name.items():
     false_positive_rate, true_positive_rate, _ = metrics.roc_curve(labels, probabilities, pos_label=1)
     auc = metrics.auc(false_positive_rate, true_positive_rate)
@@ -20,8 +17,4 @@ def roc_picture(labels, probabilities_by_name: dict[str, np.ndarray], title: str
   axes.set(xlabel="1 - specificity (HEM called ALL)", ylabel="sensitivity (ALL called ALL)", title=title,
            xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
   axes.legend(loc="lower right")
-  figure.tight_layout()
-  figure.canvas.draw()
-  picture = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-  plt.close(figure)
-  return picture
+  return plots.pixels(figure)
