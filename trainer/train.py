@@ -209,10 +209,12 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
     job.check_final_weights(strategy, model)
     _export(classifier, model_dir, config.saved_model)
   best = state.best
-  interval = _best_interval(builder, plan, model_dir) if best else None
+  found = _best_intervals(builder, plan, model_dir) if best else None
+  interval = found and found.get("weighted_f1", found)  # or why there is none
   results = {"best_epoch": best["epoch"] + 1 if best else None,
              "best_val_weighted_f1": best["value"] if best else None,
              "best_val_weighted_f1_interval": interval,
+             "best_val_intervals": found,  # every score of best.keras on those cells, with its interval
              "best_model": os.path.join(model_dir, layout.BEST_MODEL),
              "final_model": os.path.join(model_dir, layout.FINAL_MODEL),
              "saved_model": os.path.join(model_dir, layout.SAVED_MODEL) if config.saved_model else None}
@@ -259,10 +261,10 @@ def _print_phase(phase: Phase, completed_epochs: int, config: TrainConfig) -> No
         + (", backbone frozen." if phase.backbone_frozen else "."), flush=True)
 
 
-def _best_interval(builder, plan: Plan, model_dir: str) -> dict | None:
-  """The best model's validation weighted F1 with its 95 % interval over subjects (the cells each validation pass
-  read, resampled by subject), {"unavailable": why} with fewer than two subjects of a class, None without
-  best.keras (a worker other than the chief)."""
+def _best_intervals(builder, plan: Plan, model_dir: str) -> dict | None:
+  """The best model's validation scores (accuracy, weighted F1, AUC, sensitivity, specificity) with their 95 %
+  intervals over subjects (the cells each validation pass read, resampled by subject), {"unavailable": why} with
+  fewer than two subjects of a class, None without best.keras (a worker other than the chief)."""
   path = os.path.join(model_dir, layout.BEST_MODEL)
   if not os.path.exists(path):
     return None
@@ -274,7 +276,7 @@ def _best_interval(builder, plan: Plan, model_dir: str) -> dict | None:
     subjects.append(batch["subject_id"].numpy())
   try:
     return intervals.subject_intervals(np.concatenate(labels), np.concatenate(probabilities),
-                                       np.concatenate(subjects))["weighted_f1"]
+                                       np.concatenate(subjects))
   except intervals.TooFewSubjects as error:
     return {"unavailable": str(error)}
 

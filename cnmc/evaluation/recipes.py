@@ -19,7 +19,8 @@ COLUMNS = {"cell_weighted_f1": "weighted F1 (cells)", "subject_weighted_f1": "we
 
 def score_run(run_dir: str, builder, split: str, batch_size: int) -> tuple[dict, dict]:
   """The final model of run_dir on split: (its scores: weighted F1 per cell and per subject (vote), AUC, and the
-  seconds its training steps took (from its history: validation and start-up left out); its predictions)."""
+  seconds its training steps took (from its history: validation and start-up left out), and "intervals": every
+  score with its 95 % interval over subjects; its predictions)."""
   predicted = tricks.predict_split(os.path.join(run_dir, layout.FINAL_MODEL), builder, split, batch_size, tta=False)
   cells = scores.classification_scores(predicted["label"], predicted["probability"])
   subjects = scores.subject_scores(predicted["label"], predicted["probability"], predicted["subject_id"])["subjects"]
@@ -27,7 +28,9 @@ def score_run(run_dir: str, builder, split: str, batch_size: int) -> tuple[dict,
   voted = scores.classification_scores([is_all(row["label"]) for row in subjects],
                                        [float(is_all(row["vote"])) for row in subjects])
   return ({"cell_weighted_f1": cells["weighted_f1"], "subject_weighted_f1": voted["weighted_f1"], "auc": cells["auc"],
-           "training_seconds": training_seconds(run_dir)}, predicted)
+           "training_seconds": training_seconds(run_dir),
+           "intervals": intervals.method_intervals(predicted["label"], predicted["probability"],
+                                                   predicted["subject_id"])}, predicted)
 
 
 def against_plain(predicted: dict[str, dict], seed: int = 0) -> dict[str, dict | None]:

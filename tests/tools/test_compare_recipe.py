@@ -39,6 +39,7 @@ def test_the_comparison_trains_the_recipes_scores_them_and_writes_the_table(tiny
   scored = results["per_seed"]["4"]["plain"]
   assert scored["cell_weighted_f1"] == pytest.approx(independent_weighted_f1(out / "seed4-plain", tiny_synthetic))
   assert results["summary"]["plain"]["cell_weighted_f1"]["mean"] == scored["cell_weighted_f1"]  # one seed
+  assert scored["intervals"]["weighted_f1"]["value"] == pytest.approx(scored["cell_weighted_f1"])  # over subjects
   paired = results["per_seed"]["4"]["accumulation"]["vs_plain"]  # same validation subjects, resampled alike
   accumulated = results["per_seed"]["4"]["accumulation"]["cell_weighted_f1"]
   assert paired["value"] == pytest.approx(accumulated - scored["cell_weighted_f1"]) and scored["vs_plain"] is None

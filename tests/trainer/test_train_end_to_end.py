@@ -174,7 +174,10 @@ def test_the_console_says_how_many_images_each_validation_reads_and_names_only_w
   assert "Validating on 8 of 12 images of validation each epoch (--validation_steps=1)." in result.stdout
   done = next(line for line in result.stdout.splitlines() if line.startswith("Done: "))
   assert ", 1 epoch; best validation weighted F1 " in done and " (8 of 12 images of validation), 95 % interval " in done
-  interval = json.loads((tmp_path / layout.RESULTS).read_text())["best_val_weighted_f1_interval"]
+  results = json.loads((tmp_path / layout.RESULTS).read_text())
+  interval = results["best_val_weighted_f1_interval"]
+  assert results["best_val_intervals"]["weighted_f1"] == interval
+  assert set(results["best_val_intervals"]) == {"accuracy", "weighted_f1", "auc", "sensitivity", "specificity"}
   assert done.endswith(f" over subjects [{interval['low']:.3f}, {interval['high']:.3f}].")
   assert (interval["unit"], interval["resamples"]) == ("subject", 2000) and interval["low"] <= interval["high"]
   assert f"weighted F1 {interval['value']:.4f} at epoch 1" in done  # best.keras rescored: the logged value
