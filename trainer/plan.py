@@ -43,7 +43,7 @@ class Plan:
     return f"{read} of {total}" if read < total else str(total)
 
   def resolved(self, model_dir: str) -> dict:
-    """config.json's "resolved": what the settings became on this machine, for this data."""
+    """The run record's "resolved": what the settings became on this machine, for this data."""
     return {"image_size": self.image_size, "model_dir": model_dir,
             "profile_steps": flag_text("profile_steps", self.profile or (0, 0)),  # the flag's form: "5,8", "0,0"
             "effective_batch_size": self.config.effective_batch_size, "steps_per_epoch": self.steps_per_epoch,
