@@ -73,10 +73,10 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
     return sources.split_batches(builder, split, image_size, model_flags.BATCH_SIZE.value,
                                  metadata=("subject_id", "file_name"))[0]
 
-  threshold, source = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
+  threshold, decided_by = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
                                                    flags.FLAGS["threshold"].present)
   chosen_here = len(members) == 1 and (members[0].calibration or {}).get("split") == split
-  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({source})."
+  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({decided_by})."
                    + (" It was chosen on this split, so the scores below are optimistic." if chosen_here else "")]),
         flush=True)
   predicted = ensembles.predict_members(members, read, (False, True) if tta else (False,), features=k > 0,
@@ -85,7 +85,7 @@ def evaluate(models: list[str], model_dirs: list[str], split: str | None) -> dic
   labels, subjects = predicted[0]["label"], predicted[0]["subject_id"]
   results = {
       "models": [os.path.abspath(m.path) for m in members], "dataset": builder.info.full_name, "split": split,
-      "image_sizes": [m.image_size for m in members], "threshold": threshold, "threshold_source": source,
+      "image_sizes": [m.image_size for m in members], "threshold": threshold, "threshold_source": decided_by,
       "calibrations": [{key: m.calibration[key] for key in ("temperature", "threshold", "rule", "split", "images")}
                        if m.calibration else None for m in members],
       "neighbour_correction": {"neighbours": k, "weight": weight} if k else None,

@@ -68,9 +68,9 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
   members = ensembles.load_members(models, model_dirs)
   source, read, total = _reader(ensembles.run_record(members, bool(model_flags.DATASET.value)))
   tta, (k, weight) = scoring_flags.TTA.value, scoring_flags.neighbour_arguments()
-  threshold, source = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
+  threshold, decided_by = ensembles.decision_threshold(members, model_flags.THRESHOLD.value,
                                                    flags.FLAGS["threshold"].present)
-  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({source})."]), flush=True)
+  print("\n".join([*ensembles.calibration_lines(members), f"Threshold {threshold:g} ({decided_by})."]), flush=True)
   print(f"Predicting {total} images of {source} with {members[0].path if count == 1 else f'{count} models'}"
         f"{', TTA' if tta else ''}{f', neighbourhood correction k={k} weight={weight}' if k else ''} ...", flush=True)
   predicted = ensembles.predict_members(members, read, (tta,), features=k > 0, total=total)
@@ -92,7 +92,7 @@ def predict(models: list[str], model_dirs: list[str]) -> str:
       message = ("No isbi_valid.predict: the images are not named 1.bmp..N.bmp as in the challenge's test "
                  "sets; predictions.csv has every image.")
     with open(os.path.join(scratch, "decision.json"), "w") as f:  # how the calls were made, beside them
-      json.dump({"threshold": threshold, "threshold_source": source, "method": method,
+      json.dump({"threshold": threshold, "threshold_source": decided_by, "method": method,
                  "calibrations": [m.calibration and {key: m.calibration[key] for key in
                                                      ("model", "temperature", "threshold", "rule", "split", "images")}
                                   for m in members]}, f, indent=2)

@@ -65,6 +65,7 @@ def test_predict_uses_the_recorded_threshold_and_no_other_split_changes_it(calib
   assert [int(r["predicted_class"]) for r in rows] == [int(float(r["probability_all"]) >= found["threshold"])
                                                        for r in rows]
   assert f"Threshold {found['threshold']:g} (rule best_f1 on validation, from tools.calibrate)." in result.stdout
+  assert "Predicting 14 images of test with " in result.stdout  # the split named, not the threshold's origin
   assert tool("evaluate", f"--model_dir={run}", "--split=fold_0", f"--output_dir={tmp_path / 'e'}").returncode == 0
   assert (run / layout.CALIBRATION).read_bytes() == recorded  # scoring another split chose nothing
   # --threshold, given, is the user's choice, and the submission's folder says so.
