@@ -23,6 +23,13 @@ def tiny_synthetic(shared_dir):
   return made_once(shared_dir / "tiny_synthetic", build_tiny_synthetic)
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto`: one worker more than the cores. Many tests wait on processes of their own (a trainer starting,
+  a peer's timeout, a killed run's successor); a spare worker fills those waits. Whole suite on 2 cores,
+  2026-12-06: 568 s with 3 workers against 782 s with 2 (1.95 against 1.68 cores busy)."""
+  return len(os.sched_getaffinity(0)) + 1
+
+
 # The files of the longest slow tests (1-3 min each in CI's --durations), started before the other slow tests.
 LONGEST = ("test_kill_drill.py", "test_compare_tricks.py", "test_multi_worker.py", "test_cross_validation.py")
 

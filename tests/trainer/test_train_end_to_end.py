@@ -133,6 +133,7 @@ def test_loss_falls_over_a_few_dozen_steps(tiny_synthetic, tmp_path):
   assert losses[-1] < 0.8 * losses[0], losses
 
 
+@pytest.mark.slow  # two runs and the profiler: ~17 s
 def test_by_default_one_profile_is_recorded_early_in_epoch_two_and_not_again_after_a_resume(tiny_synthetic,
                                                                                            tmp_path):
   from tests.trainer.test_checkpoints import Killed, KillAfterEpoch

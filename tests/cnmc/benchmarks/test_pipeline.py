@@ -20,6 +20,7 @@ def measured(benchmark_data):
                                     progress=lambda *args, **kwargs: None)
 
 
+@pytest.mark.slow  # `measured` compiles every baseline and layer: ~12 s
 def test_the_report_holds_every_rate_and_ratios_computed_from_them(measured):
   document = json.loads(json.dumps(bench_pipeline.report(measured, {"image_size": 16})))  # as written
   assert set(document) == {"settings", "images_per_second", "ratios"}
@@ -39,6 +40,7 @@ def test_the_report_holds_every_rate_and_ratios_computed_from_them(measured):
   assert f"{ratios['fused_colour_vs_keras_cv']:.1f}x" in table and len(table.splitlines()) == 13
 
 
+@pytest.mark.slow
 def test_ratios_against_a_missing_baseline_are_not_made_up(measured):
   without = {**measured, "notebook": None}
   ratios = bench_pipeline.ratios(without)

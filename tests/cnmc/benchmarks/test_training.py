@@ -8,6 +8,7 @@ from cnmc.benchmarks import training as bench_train
 from tests.support import in_process
 
 
+@pytest.mark.slow  # both approaches train three epochs: ~11 s
 def test_both_rates_are_measured_and_the_ratio_comes_from_them(benchmark_data, tmp_path):
   builder, folder = benchmark_data
   notebook = bench_train.measure_notebook(folder, "small_cnn", 32, 4, steps=3)

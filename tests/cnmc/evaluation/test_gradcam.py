@@ -10,8 +10,9 @@ from trainer import backbones
 from trainer.model import build_classifier
 
 
-@pytest.mark.parametrize("backbone, size", [
-    ("effnetb3", 96), pytest.param("inception_resnet_v2", 160, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("backbone, size", [  # the real backbones cost 15-25 s each: the fast loop has small_cnn
+    ("small_cnn", 32), pytest.param("effnetb3", 96, marks=pytest.mark.slow),
+    pytest.param("inception_resnet_v2", 160, marks=pytest.mark.slow)])
 def test_heatmaps_have_the_image_shape_vary_and_come_with_the_models_probability(backbone, size, tmp_path):
   import keras
   built, _ = build_classifier(backbones.get_backbone(backbone), size, None, dropout=0.3, seed=3)
