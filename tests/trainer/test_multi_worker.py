@@ -17,6 +17,7 @@ import pytest
 import pipeline.augment  # noqa: F401  (the saved models hold its layer)
 import trainer.metrics  # noqa: F401
 from cnmc.run_folder import layout
+from tests.support.pictures import assert_picture
 from tests.support.subprocesses import REPO, as_from_a_terminal, environment, module
 from tests.trainer.helpers import best_epoch, history, read_json
 from tools.launch_local import free_ports, tf_config
@@ -50,8 +51,8 @@ def test_two_workers_train_one_model_into_one_run_folder(tiny_synthetic, tmp_pat
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
   for name in (layout.BEST_MODEL, layout.FINAL_MODEL):
     assert keras.saving.load_model(run / name).predict(images, verbose=0).shape == (2, 1)
-  for picture in ("augmented_samples.png", "confusion_matrix.png"):
-    assert (run / picture).stat().st_size > 1000
+  assert_picture(run / "augmented_samples.png", run / "logs" / "train", "augmented_samples")
+  assert_picture(run / "confusion_matrix.png", run / "logs" / "validation", "confusion_matrix", results["best_epoch"])
   # The second worker wrote nothing there and removed its own folder.
   assert not list(scratch.iterdir()), list(scratch.iterdir())
   assert "Done: worker 1 of 2" in output and "[launcher] the chief exited with status 0." in output
