@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from cnmc.run_folder import record
 from cnmc_tfds.vocabulary import ALL, HEM
-from trainer import data, run_dir
+from trainer import data, recipe, run_dir
 from trainer.config import TrainConfig, flag_text
 from trainer.runtime import Runtime
 
@@ -53,7 +53,9 @@ class Plan:
 
 
 def make_plan(config: TrainConfig, setup: run_dir.Setup, runtime: Runtime, builder) -> Plan:
-  """The run's plan on this machine for this data (checking the splits); says what it trains and validates on."""
+  """The run's plan on this machine for this data (checking the batch's split and the data's); says what it trains
+  and validates on."""
+  recipe.check_accumulation(config.batch_size, config.accumulation_steps, runtime.strategy.num_replicas_in_sync)
   excluded = data.excluded_cells(config)
   counts = data.check_splits(builder, config, excluded)
   print(f"Training on {data.train_split(config)}: {counts[HEM]} HEM, {counts[ALL]} ALL images.", flush=True)

@@ -21,17 +21,12 @@ from trainer.errors import TrainerError
 from trainer.weights import resolve_weights
 
 
-
-def default_model_dir(config: TrainConfig, image_size: int) -> str:
-  return default_folder(config, size=image_size)
-
-
 def resolve(config: TrainConfig) -> tuple[backbones.Backbone, int, str]:
   """(backbone, input size, model_dir) of a configuration; bad backbones and sizes are TrainerErrors."""
   backbone = backbones.get_backbone(config.backbone)
   image_size = config.image_size or backbone.default_size
   backbones.check_image_size(backbone, image_size)
-  return backbone, image_size, config.model_dir or default_model_dir(config, image_size)
+  return backbone, image_size, config.model_dir or default_folder(config, size=image_size)
 
 
 def check_writable(model_dir: str) -> None:

@@ -143,7 +143,6 @@ def _train(config: TrainConfig, setup: run_dir.Setup, job: jobs.SingleProcess, m
                                config.peer_timeout, config.slurm_port)
   print(runtime.summary(), flush=True)
   strategy = runtime.strategy
-  recipe.check_accumulation(config.batch_size, config.accumulation_steps, strategy.num_replicas_in_sync)
   finished = job.finished(model_dir, strategy)
   if finished is not None:
     print(f"{setup.model_dir} holds a finished run; nothing to do (pass a new --model_dir to train again).")
