@@ -21,45 +21,38 @@ from tests.support import in_process, subprocesses
 from tests.trainer.helpers import history
 
 
-# A small_cnn run at 64 px (seconds of training) in a process of its own, and what its final model predicted for
-# the validation split before it was saved. Its own process: trained in a test worker after other in-process
-# runs, it twice logged validation losses its best model does not reproduce (BUILD.md, "Tests").
-TRAIN_AND_RECORD = """
-import json, sys
-import keras, numpy as np, tensorflow_datasets as tfds
-from pipeline.input_pipeline import make_eval_dataset
-from tests.trainer.helpers import tiny_config
-from trainer.train import run
-builder, model_dir = tfds.builder_from_directory(sys.argv[1]), sys.argv[2]
-batches = list(make_eval_dataset(builder, image_size=64, batch_size=32, metadata=("file_name",)))
-images = np.concatenate([batch["image"].numpy() for batch in batches])
-names = [name.decode() for batch in batches for name in batch["file_name"].numpy()]
-
 class ValidationPredictions(keras.callbacks.Callback):
-  def on_train_end(self, logs=None):
-    self.probabilities = self.model.predict(images, verbose=0)[:, 0]
+  """What the trainer's final model predicts for `images` as training ends, before anything is saved."""
 
-recorder = ValidationPredictions()
-run(tiny_config(model_dir, image_size=64, epochs=3, steps_per_epoch=6, validation_steps=0, learning_rate=3e-3),
-    extra_callbacks=[recorder], builder=builder)
-print(json.dumps(dict(zip(names, map(float, recorder.probabilities), strict=True))))
-"""
+  def __init__(self, images: np.ndarray):
+    super().__init__()
+    self.images = images
+
+  def on_train_end(self, logs=None):
+    self.probabilities = self.model.predict(self.images, verbose=0)[:, 0]
 
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_synthetic, shared_dir):
-  """The run folder of TRAIN_AND_RECORD, with trainer_probabilities.json beside it: one for every worker of the
-  test run (tests only read it)."""
+  """A small_cnn run at 64 px (seconds of training), with trainer_probabilities.json beside it: what its final
+  model predicted for the validation split before it was saved. One for every worker of the test run (tests
+  only read it)."""
   from tests.support.shared import made_once
   return made_once(shared_dir / "trained" / "run", lambda model_dir: train_once(model_dir, tiny_synthetic))
 
 
 def train_once(model_dir: pathlib.Path, builder) -> pathlib.Path:
+  from pipeline.input_pipeline import make_eval_dataset
+  from tests.trainer.helpers import tiny_config
+  from trainer.train import run
   recorded = model_dir.parent / "trainer_probabilities.json"  # written last
   if not recorded.exists():
-    result = subprocesses.python("-c", TRAIN_AND_RECORD, str(builder.data_dir), str(model_dir))
-    assert result.returncode == 0, result.stderr[-3000:]
-    recorded.write_text(result.stdout.strip().splitlines()[-1])
+    batches = list(make_eval_dataset(builder, image_size=64, batch_size=32, metadata=("file_name",)))
+    names = [name.decode() for batch in batches for name in batch["file_name"].numpy()]
+    recorder = ValidationPredictions(np.concatenate([batch["image"].numpy() for batch in batches]))
+    run(tiny_config(model_dir, image_size=64, epochs=3, steps_per_epoch=6, validation_steps=0, learning_rate=3e-3),
+        extra_callbacks=[recorder], builder=builder)
+    recorded.write_text(json.dumps(dict(zip(names, map(float, recorder.probabilities), strict=True))))
   return model_dir
 
 
