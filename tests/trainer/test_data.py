@@ -6,11 +6,13 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from cnmc.run_folder import layout
 from tests.support import in_process
 from tests.support.subprocesses import REPO, environment
+from tests.trainer.test_checkpoints import Killed
 from tests.trainer.helpers import SMALL_FLAGS, assert_one_clear_error, small_trainer, tiny_config
 from trainer.data import check_splits, val_input
 from trainer.errors import TrainerError
@@ -120,6 +122,11 @@ def test_a_shard_damaged_inside_is_named_once_read(tiny_synthetic, tmp_path):
   assert_one_clear_error(result, f"{folder} is damaged: {shard} cannot be read", "--overwrite")
 
 
+class KillAtTrainBegin(keras.callbacks.Callback):
+  def on_train_begin(self, logs=None):
+    raise Killed()
+
+
 def test_excluded_cells_are_never_trained_on_and_the_validation_split_keeps_all(tiny_synthetic, tmp_path):
   from pipeline.input_pipeline import count_labels, make_train_dataset, subjects_and_files
   from tests.trainer.helpers import read_json
@@ -143,7 +150,9 @@ def test_excluded_cells_are_never_trained_on_and_the_validation_split_keeps_all(
                             exclude=exclude).dataset.take(40)
   images = {bytes(image.numpy()) for batch, _ in seen for image in batch}
   assert len(images) == sum(counts.values()) - 3
-  run(config, builder=tiny_synthetic)
+  (tmp_path / "run").mkdir()  # a folder the user made keeps a failed start's record (test_run_dir.py)
+  with pytest.raises(Killed):  # the plan is recorded before training starts; training adds nothing here
+    run(config, extra_callbacks=[KillAtTrainBegin()], builder=tiny_synthetic)
   resolved = read_json(tmp_path / "run" / layout.CONFIG)["resolved"]
   assert resolved["excluded_cells"] == sorted(exclude)
   validated = sum(len(labels) for _, labels in val_input(tiny_synthetic, config, 16))
