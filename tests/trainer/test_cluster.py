@@ -90,6 +90,22 @@ def test_a_lost_peer_is_explained_by_the_telling_line_with_its_address():
   assert "stopped sending heartbeats" in message and "worker 1 at host2:2222" in message
   assert "File \"x.py\"" not in message and "runs/x" in message and "resumes" in message
   assert "/job:" not in message  # every task named by its address
+  assert "the others:" not in message  # TensorFlow's line named the peer
+
+
+def test_a_lost_peer_that_the_error_does_not_name_is_among_the_others_listed():
+  # TensorFlow's line names no task now and then (seen once in a full suite run: "Collective ops is aborted by:
+  # ..."); the message then says who the others are, so the user knows whose output to read.
+  from trainer.distributed import multi_worker
+  error = RuntimeError("Collective ops is aborted by: Cancelled: [_Derived_]Cancelled\nThe error could be from a "
+                       "previous operation. Restart your program to reset.")
+  worker = cluster.from_tf_config(tf_config({"cluster": {"chief": ["c:1"], "worker": ["w0:2", "w1:3"]},
+                                            "task": {"type": "worker", "index": 0}}))
+  message = str(multi_worker.lost_contact(worker, error, "runs/x"))
+  assert "(Collective ops is aborted by: Cancelled: [_Derived_]Cancelled; the others: chief 0 at c:1, worker 1 at " \
+         "w1:3)" in message, message
+  role = cluster.from_tf_config(tf_config(TWO_WORKERS))
+  assert "; the others: worker 0 at host1:2222)" in str(multi_worker.lost_contact(role, error, "runs/x"))
 
 
 def test_the_trainer_refuses_a_malformed_tf_config_before_starting_tensorflow(tmp_path):

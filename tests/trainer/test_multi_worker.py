@@ -83,7 +83,7 @@ def test_a_killed_worker_stops_the_other_with_a_message_and_a_rerun_resumes(tiny
   assert chief.returncode == 1 and time.monotonic() - started < 240, chief_output[-3000:]
   message = chief_output.strip().splitlines()[-1]
   assert "worker 0 of 2 (the chief, from TF_CONFIG): lost contact with the other workers" in message, message
-  assert f"worker 1 at 127.0.0.1:{ports[1]}" in message and "resumes" in message
+  assert f"worker 1 at 127.0.0.1:{ports[1]}" in message and "resumes" in message, chief_output[-3000:]
   assert [int(row["epoch"]) for row in history(run)] == [1]  # epoch 1 was committed, epoch 2 was not
 
   again = workers(dataset, run, ["none", "none"], free_ports(2), epochs=3)

@@ -34,6 +34,11 @@ class Role:
     rank = index + (1 if job == "worker" and self.chief_job else 0)
     return f"{job} {index} at {self.addresses[rank]}" if rank < len(self.addresses) else f"{job} {index}"
 
+  def others(self) -> list[str]:
+    """Every other process of the job, as address() names it."""
+    tasks = [("chief", 0)] * self.chief_job + [("worker", i) for i in range(self.workers - self.chief_job)]
+    return [self.address(*task) for rank, task in enumerate(tasks) if rank != self.rank]
+
   @property
   def is_chief(self) -> bool:
     return self.rank == 0

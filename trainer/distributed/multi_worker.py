@@ -81,8 +81,11 @@ def make_strategy(role: Role, peer_timeout: int, slurm_port: int) -> tf.distribu
 
 def lost_contact(role: Role, error: Exception, model_dir: str) -> TrainerError:
   """The one message for a worker whose peer died or became unreachable during training."""
+  what, others = _what_happened(error, role), role.others()
+  if not any(other in what for other in others):  # TensorFlow's line names no peer: say who the others are
+    what += f"; the others: {', '.join(others)}"
   return TrainerError(
-      f"{role}: lost contact with the other workers ({_what_happened(error, role)}). Every finished epoch is "
+      f"{role}: lost contact with the other workers ({what}). Every finished epoch is "
       f"committed in {model_dir} by the chief; start all workers again with the same flags and the run resumes "
       "from there. If no worker was stopped on purpose, look at the others' output for the first error.")
 
