@@ -88,8 +88,21 @@ def _exit(code: int, interrupted: bool = False) -> None:
   if _hard_exit() or (interrupted and _hard_exit_after_interrupt):
     sys.stdout.flush()
     sys.stderr.flush()
+    _remove_generated_code()
     os._exit(code)
   sys.exit(code)
+
+
+def _remove_generated_code() -> None:
+  """TensorFlow's AutoGraph writes each function it converts to a temporary file and deletes it at exit; os._exit
+  skips that, which left a few dozen files in the temporary folder per interrupted run. They are the modules it
+  registers under this prefix."""
+  for name, module in list(sys.modules.items()):
+    if name.startswith("__autograph_generated_file"):
+      try:
+        os.remove(module.__file__)
+      except (OSError, AttributeError, TypeError):  # gone already, or not a file: nothing to clean
+        pass
 
 
 def _end_progress_line() -> None:

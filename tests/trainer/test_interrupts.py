@@ -18,8 +18,8 @@ SMALL = ["--backbone=small_cnn", "--weights=none", "--image_size=32", "--batch_s
          "--nosaved_model", "--profile_steps=0,0"]
 
 
-def start_trainer(*flags: str) -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, "-m", "trainer", *SMALL, *flags], cwd=REPO, env=environment(),
+def start_trainer(*flags: str, env: dict | None = None) -> subprocess.Popen:
+  return subprocess.Popen([sys.executable, "-m", "trainer", *SMALL, *flags], cwd=REPO, env=environment(**(env or {})),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
 
 
@@ -44,10 +44,10 @@ def the_error_line(stderr: str) -> str:
   return lines[0]
 
 
-def interrupt_mid_run(tiny_synthetic, model_dir, signum) -> tuple[int, str]:
+def interrupt_mid_run(tiny_synthetic, model_dir, signum, env: dict | None = None) -> tuple[int, str]:
   """Starts a long run, interrupts it once an epoch is committed; (exit status, its error line)."""
   process = start_trainer(f"--dataset={tiny_synthetic.data_dir}", "--epochs=50", "--steps_per_epoch=40",
-                          f"--model_dir={model_dir}")
+                          f"--model_dir={model_dir}", env=env)
   wait_for(model_dir / "backup" / layout.STATE, process)
   time.sleep(0.3)
   process.send_signal(signum)
@@ -61,9 +61,12 @@ def kept_text(epochs: int) -> str:
 
 @pytest.mark.slow  # a training process; tests/console/test_exits.py checks the exit itself in a second
 def test_ctrl_c_says_where_it_stopped_what_is_kept_and_how_to_resume(tiny_synthetic, tmp_path):
-  code, line = interrupt_mid_run(tiny_synthetic, tmp_path / "run", signal.SIGINT)
+  scratch = tmp_path / "tmp"  # the process's temporary folder
+  scratch.mkdir()
+  code, line = interrupt_mid_run(tiny_synthetic, tmp_path / "run", signal.SIGINT, env={"TMPDIR": str(scratch)})
   kept = committed(tmp_path / "run")
   assert code == 130 and line.startswith("error: Interrupted (Ctrl-C) ")
+  assert not list(scratch.glob("__autograph_generated_file*")), "the quick exit left AutoGraph's files behind"
   assert "of 50" in line and f"{kept_text(kept)} in {tmp_path / 'run'}" in line
   assert "Resume with: python -m trainer --backbone=small_cnn" in line and f"--model_dir={tmp_path / 'run'}" in line
   # The process ends without the interpreter's teardown; every kept epoch's summaries are on disk all the same.
